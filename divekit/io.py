@@ -1,0 +1,95 @@
+"""Atomic file output: a result is either complete on disk or absent, never half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from divekit.errors import DivekitError
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if needed and check that files can be created in it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DivekitError(f"output folder {path} is an existing file, not a folder") from None
+    except NotADirectoryError:
+        raise DivekitError(f"cannot create output folder {path}: a parent is a file") from None
+    except OSError as exc:
+        raise DivekitError(f"cannot create output folder {path}: {exc.strerror}") from None
+    if not path.is_dir():
+        raise DivekitError(f"output folder {path} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".divekit-probe-"):
+            pass
+    except OSError as exc:
+        raise DivekitError(f"output folder {path} is not writable: {exc.strerror}") from None
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
+
+    On any error the temporary file is removed and ``target`` is left exactly as it was.
+    """
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part" + target.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(target: Path, obj: object) -> None:
+    write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+@contextlib.contextmanager
+def staging_dir(out_dir: Path) -> Iterator[Path]:
+    """A hidden folder inside ``out_dir`` to build outputs in; removed whatever happens.
+
+    Callers move finished files out of it with :func:`publish`, so an interrupted run
+    leaves no partial file among the real outputs.
+    """
+    stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".divekit-staging-"))
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def publish(files: list[Path], out_dir: Path) -> list[Path]:
+    """Move finished files from a staging folder into ``out_dir`` (each move is one rename)."""
+    placed = []
+    for f in files:
+        dest = Path(out_dir) / f.name
+        os.replace(f, dest)
+        placed.append(dest)
+    return placed
+
+
+def refuse_existing(paths: list[Path], force: bool) -> None:
+    """Raise unless none of ``paths`` exists or ``force`` is set."""
+    if force:
+        return
+    existing = [p for p in paths if Path(p).exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise DivekitError(f"{existing[0]} already exists{more}; use --force to overwrite")

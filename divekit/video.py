@@ -1,0 +1,254 @@
+"""The only code in divekit that opens video files.
+
+Frames come out as uint8 RGB arrays of shape (N, H, W, 3); every frame carries its own
+timestamp in seconds, read from the container. Time is never ``index / fps``: phone footage
+changes frame rate mid-clip, and the gravity fits need the true times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from divekit.errors import DivekitError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence FFmpeg's own logging (written by C code straight to fd 2) while decord works.
+
+    The user gets one clear line from us instead of the decoder's internals.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capture, notebooks)
+        yield
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a video without decoding its frames."""
+
+    path: Path
+    frame_count: int
+    width: int  # working resolution (after the optional resize)
+    height: int
+    source_width: int
+    source_height: int
+    nominal_fps: float  # the container's average rate; informative only, never used for time
+    duration_s: float  # from the first frame's start to the last frame's end
+
+
+def is_video_path(path: Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def find_videos(inputs: list[Path]) -> list[Path]:
+    """Expand files and folders (not recursive) into a sorted list of video paths."""
+    videos: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.is_file() and is_video_path(p))
+            if not found:
+                raise DivekitError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in folder {item}")
+            videos.extend(found)
+        elif item.exists():
+            videos.append(item)
+        else:
+            raise DivekitError(f"no such file or folder: {item}")
+    return videos
+
+
+def _diagnose(path: Path) -> str:
+    """One line saying why decord could not open ``path`` (asks PyAV for a second opinion)."""
+    import av
+
+    try:
+        with _quiet_native_stderr(), av.open(str(path)) as container:
+            streams = container.streams.video
+            if not streams:
+                return f"{path} contains no video frames"
+            for _ in container.decode(streams[0]):
+                return f"cannot read {path}: unsupported video encoding"
+            return f"{path} contains no video frames"
+    except Exception:
+        return f"cannot read {path}: not a video or unsupported format"
+
+
+class VideoReader:
+    """Random access and bounded-memory streaming over one video.
+
+    ``size=(width, height)`` decodes straight to a working resolution. Opening reads only the
+    index; frames are decoded on demand, so a long 1080p file is never held in memory.
+    """
+
+    def __init__(self, path: Path | str, *, size: tuple[int, int] | None = None, threads: int = 0):
+        import decord  # heavy native import, kept out of module import time
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DivekitError(f"no such video: {self.path}")
+        if not self.path.is_file():
+            raise DivekitError(f"not a file: {self.path}")
+        width, height = size if size is not None else (-1, -1)
+        if size is not None and (width <= 0 or height <= 0):
+            raise DivekitError(f"working size must be positive, got {width}x{height}")
+        try:
+            with _quiet_native_stderr():
+                probe = decord.VideoReader(str(self.path), num_threads=1)
+                source_h, source_w = probe[0].shape[:2] if len(probe) else (0, 0)
+                if size is None:
+                    self._vr = probe
+                else:
+                    del probe
+                    self._vr = decord.VideoReader(str(self.path), width=width, height=height, num_threads=threads)
+                n = len(self._vr)
+                times = self._vr.get_frame_timestamp(np.arange(n)) if n else np.zeros((0, 2))
+                fps = float(self._vr.get_avg_fps()) if n else 0.0
+        except DivekitError:
+            raise
+        except Exception as exc:  # decord raises bare RuntimeError/DECORDError for every failure
+            raise DivekitError(_diagnose(self.path)) from exc
+        if n == 0:
+            raise DivekitError(f"{self.path} contains no video frames")
+        self._times = np.asarray(times[:, 0], dtype=np.float64)
+        end = float(times[-1, 1]) if times[-1, 1] > times[-1, 0] else float(times[-1, 0])
+        h, w = (height, width) if size is not None else (source_h, source_w)
+        self.info = VideoInfo(
+            path=self.path,
+            frame_count=n,
+            width=int(w),
+            height=int(h),
+            source_width=int(source_w),
+            source_height=int(source_h),
+            nominal_fps=fps,
+            duration_s=end - float(self._times[0]),
+        )
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(N,) float64 start time of every frame in seconds, from the container."""
+        return self._times.copy()
+
+    def read(self, indices: np.ndarray | list[int]) -> np.ndarray:
+        """Decode the given frames: (len(indices), H, W, 3) uint8 RGB."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise DivekitError(f"frame index out of range 0..{len(self) - 1} in {self.path}")
+        try:
+            with _quiet_native_stderr():
+                frames = self._vr.get_batch(idx.tolist()).asnumpy()
+        except Exception as exc:
+            raise DivekitError(f"cannot decode frames of {self.path}: the file may be corrupt") from exc
+        return frames
+
+    def iter_batches(
+        self, batch_size: int = 32, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Stream (indices, frames, times) in consecutive batches; memory is one batch."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        for lo in range(start, stop, batch_size):
+            idx = np.arange(lo, min(lo + batch_size, stop))
+            yield idx, self.read(idx), self._times[idx]
+
+    def sample_evenly(self, count: int) -> np.ndarray:
+        """Indices of ``count`` frames spread evenly over the clip's time (not its index)."""
+        n = len(self)
+        if count >= n:
+            return np.arange(n)
+        targets = np.linspace(self._times[0], self._times[-1], count)
+        idx = np.searchsorted(self._times, targets).clip(0, n - 1)
+        return np.unique(idx)
+
+
+class VideoWriter:
+    """Write uint8 RGB frames with explicit per-frame timestamps (H.264 in MP4, via PyAV).
+
+    Timestamps are stored exactly (time base 1/90000 s), so a variable frame rate survives the
+    round trip through :class:`VideoReader`.
+    """
+
+    TIME_BASE = 90_000
+
+    def __init__(
+        self,
+        path: Path | str,
+        width: int,
+        height: int,
+        *,
+        fps_hint: float = 30.0,
+        crf: int = 23,
+        preset: str = "veryfast",
+    ):
+        import fractions
+
+        import av
+
+        if width % 2 or height % 2:
+            raise DivekitError(f"H.264 needs even frame sizes, got {width}x{height}")
+        self.path = Path(path)
+        self.width, self.height = width, height
+        tb = fractions.Fraction(1, self.TIME_BASE)
+        self._container = av.open(str(self.path), mode="w")
+        self._stream = self._container.add_stream("libx264", rate=fractions.Fraction(fps_hint).limit_denominator(1001))
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.time_base = tb
+        self._stream.codec_context.time_base = tb
+        self._stream.options = {"crf": str(crf), "preset": preset}
+        self._tb = tb
+        self._last_pts = -1
+        self._av = av
+
+    def write(self, frame: np.ndarray, time_s: float) -> None:
+        """Append one (H, W, 3) uint8 RGB frame shown at ``time_s`` seconds (strictly increasing)."""
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected ({self.height}, {self.width}, 3) uint8, got {frame.shape} {frame.dtype}")
+        pts = int(round(time_s * self.TIME_BASE))
+        if pts <= self._last_pts:
+            raise ValueError(f"timestamps must increase: {time_s} s after pts {self._last_pts}")
+        self._last_pts = pts
+        vf = self._av.VideoFrame.from_ndarray(frame, format="rgb24")
+        vf.pts, vf.time_base = pts, self._tb
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def quantize_time(time_s: float | np.ndarray) -> float | np.ndarray:
+    """The time a frame written at ``time_s`` will carry in the file (the 1/90000 s tick)."""
+    return np.round(np.asarray(time_s) * VideoWriter.TIME_BASE) / VideoWriter.TIME_BASE
