@@ -118,7 +118,7 @@ def load_png(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.array(im.convert("RGB"))
     except FileNotFoundError:
         raise DivekitError(f"no such image: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:

@@ -75,3 +75,35 @@ def bad_videos(tmp_path_factory) -> dict[str, Path]:
     container.start_encoding()
     container.close()
     return {"text": text, "empty": empty, "missing": root / "missing.mp4"}
+
+
+@pytest.fixture(scope="session")
+def dive_folder(tmp_path_factory) -> Path:
+    """Two small synthetic dives (128x256, a 10 m and a 3 m) with truth, for pipeline tests."""
+    from divekit.synth import random_clip_spec, render_clip
+
+    folder = tmp_path_factory.mktemp("dives")
+    for i, height in enumerate((10.0, 3.0)):
+        spec = random_clip_spec(
+            np.random.default_rng(100 + i), diver=i, width=128, height=256, height_m=height, variable_fps=i == 1
+        )
+        render_clip(spec, folder, f"dive{i}")
+    return folder
+
+
+TINY_TOML = """
+[model]
+frame_size = [128, 256]
+[train]
+batch = 2
+checkpoint_every = 2
+log_every = 1
+"""
+
+
+@pytest.fixture()
+def tiny_config(tmp_path) -> Path:
+    """A [model]/[train] config small enough for a few training steps in a test."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML)
+    return path

@@ -106,3 +106,52 @@ def test_median_over_cli_matches_library(tmp_path, falling_square):
     assert run("background", falling_square.path, "-o", tmp_path, "-m", "median").exit_code == 0
     expected, _ = estimate_background(VideoReader(falling_square.path), "median")
     np.testing.assert_array_equal(load_png(tmp_path / "square.background.png"), expected)
+
+
+def test_synth_writes_clips_splits_and_contact_sheet(tmp_path):
+    out = tmp_path / "data"
+    result = run(
+        "synth", out, "--clips", 2, "--seed", 3, "--width", 64, "--height", 128,
+        "--divers", "1,2", "--heldout-diver", 2, "--contact-sheet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    suffixes = (".mp4", ".truth.csv", ".json", ".background.png")
+    clips = [f"clip00{i}_d{d}{sfx}" for i, d in ((0, 1), (1, 2)) for sfx in suffixes]
+    assert names == sorted(clips + ["contact_sheet.png", "splits.json"])
+    import json
+
+    split = json.loads((out / "splits.json").read_text())
+    assert split == {"heldout_diver": 2, "train": ["clip000_d1"], "heldout": ["clip001_d2"]}
+
+
+def test_synth_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
+    out = tmp_path / "data"
+    assert run("synth", out, "--clips", 1, "--width", 64, "--height", 128).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = run("synth", out, "--clips", 1, "--width", 64, "--height", 128, "--seed", 9)
+    assert_one_line_error(result, "--force")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert run("synth", out, "--clips", 1, "--width", 64, "--height", 128, "--seed", 9, "--force").exit_code == 0
+    assert {p.name for p in out.iterdir()} == set(before)  # no staging folder or temporary left
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--clips", "0"), "--clips must be at least 1"),
+        (("--width", "65"), "even"),
+        (("--divers", "a,b"), "comma-separated"),
+        (("--divers", "9"), "divers must be in"),
+    ],
+)
+def test_synth_bad_arguments(tmp_path, args, fragment):
+    result = run("synth", tmp_path / "out", *args)
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_synth_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert_one_line_error(run("synth", blocker / "out", "--clips", 1), "cannot create output folder")
