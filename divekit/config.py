@@ -35,11 +35,16 @@ class ModelConfig:
     # Deviation from the paper: also feed frame - background (3 channels) to the detector, so a box
     # that does not overlap a small diver still gets a signal where to go (DESIGN.md, pitfalls).
     detector_uses_background: bool = True
+    # With the background: add a learned multiple of each heatmap cell's background-difference score
+    # to the detector's logits, so the first box is already what moved (see model.Detector).
+    detector_energy: bool = True
+    # The attention grid is the trunk's heatmap upsampled by this factor: at 256x512 the trunk's
+    # 16x32 cells (16 px) gave boxes of the right size on 70 % of held-out flight frames before
+    # training, 32x64 cells on 99 % (benchmarks/bench_detection.py, step 0).
+    detector_heat_upsample: int = 2
     # Bounds of s (box size / frame size); the sigmoid parameterisation keeps s strictly inside.
     scale_min: float = 0.02
     scale_max: float = 1.0
-    # Initial box: centred, this fraction of the frame height, square in pixels.
-    init_box_height: float = 0.25
     # Side of the square crop the encoder sees (paper: 128). Must be a multiple of 16.
     crop_size: int = 64
     encoder_backbone: str = "small_cnn"
@@ -72,21 +77,14 @@ class ModelConfig:
             raise DivekitError(f"crop_size must be a positive multiple of 16, got {self.crop_size}")
         if not 0.0 < self.scale_min < self.scale_max:
             raise DivekitError(f"need 0 < scale_min < scale_max, got {self.scale_min}, {self.scale_max}")
-        sx, sy = self.init_scale()
-        for name, s in (("x", sx), ("y", sy)):
-            if not self.scale_min < s < self.scale_max:
-                raise DivekitError(f"initial box {name}-scale {s:.3f} is outside (scale_min, scale_max)")
+        if self.detector_heat_upsample < 1:
+            raise DivekitError(f"detector_heat_upsample must be at least 1, got {self.detector_heat_upsample}")
         if len(self.decoder_channels) != 3:
             raise DivekitError("decoder_channels must have exactly 3 entries (three upsampling stages)")
         if len(self.encoder_channels) != 4:
             raise DivekitError("encoder_channels must have exactly 4 entries")
         if not 0.0 <= self.dropout < 1.0:
             raise DivekitError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def init_scale(self) -> tuple[float, float]:
-        """(s_x, s_y) of the initial box: init_box_height of the height, square in pixels."""
-        w, h = self.frame_size
-        return self.init_box_height * h / w, self.init_box_height
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -139,6 +137,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
         frame_size=(512, 1024),
         detector_backbone="resnet18",
+        detector_heat_upsample=4,  # ResNet-18 to layer3 has stride 16: 8x16 cells at 512x1024
         crop_size=128,
         encoder_backbone="resnet50",
         tv_dim=900,

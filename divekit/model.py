@@ -10,6 +10,7 @@ of the frame's (s = 1 is the whole frame). The crop is ``grid_sample(frame, affi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -108,13 +109,36 @@ def color_jitter(
     return x.clamp(0.0, 1.0)
 
 
+def foreground_energy(frame: Tensor, background: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B,1,h,w) how unlike the background each cell is: robust standard deviations above 3, in [0, 8].
+
+    The per-pixel difference (largest over channels) is average-pooled to ``size`` and scaled by
+    its own median and MAD over the image, so lighting, noise and codec differences that cover the
+    whole frame score zero and a diver scores high. (Measured on the held-out sample clips with an
+    untrained detector: no offset and gain 1 let water shimmer spread the attention, boxes 2.4x
+    too tall; offset 3 and gain 2 give boxes of the right size, 70 % of flight frames at IoU 0.5.)
+    """
+    diff = (frame - background).abs().amax(1, keepdim=True)
+    diff = F.adaptive_avg_pool2d(diff, size)
+    flat = diff.flatten(1)
+    med = flat.median(1).values.view(-1, 1, 1, 1)
+    mad = (flat - med.view(-1, 1)).abs().median(1).values.view(-1, 1, 1, 1)
+    return ((diff - med) / (1.4826 * mad + 2.0 / 255.0) - 3).clamp(0.0, 8.0)
+
+
 class Detector(nn.Module):
     """STN S: frame (+ frame − background) downsampled -> box (s_x, s_y, u_x, u_y), bounded.
 
-    A fully convolutional trunk gives a heatmap; its spatial softmax weights the cell centres
-    (soft-argmax) into u in (-1, 1), and weights the features into a pooled vector whose linear map,
-    through a sigmoid, gives s in (scale_min, scale_max). The heatmap and scale heads start at zero,
-    so the initial box is the frame centre with scale ``init_scale`` for every input.
+    A fully convolutional trunk gives a heatmap over cells; its spatial softmax is an attention
+    map. The box centre u is the attention's mean (soft-argmax, strictly inside (-1, 1)) and the
+    box size its spread: s = κ·σ·exp(δ), with σ the attention's standard deviation per axis, κ a
+    learned gain (initially 2, a box of ±2σ) and δ a learned correction from the attended features
+    (initially 0), smoothly bounded to (scale_min, scale_max).
+
+    With the background (``in_channels`` 6) and ``energy``, the heatmap also gets β·E, the foreground energy of
+    each cell (``foreground_energy``, β learned, initially 2): a box that does not overlap a small
+    diver still knows where to look (DESIGN.md, "Measured pitfalls"). So the initial box is the
+    extent of what differs from the background, and the whole frame when nothing does.
     """
 
     def __init__(
@@ -125,13 +149,16 @@ class Detector(nn.Module):
         downsample: int,
         scale_min: float,
         scale_max: float,
-        init_scale: tuple[float, float],
         channels: tuple[int, ...] = (16, 32, 64, 64, 64),
+        heat_upsample: int = 1,
+        energy: bool = True,
     ) -> None:
         super().__init__()
         assert backbone in ("small_cnn", "resnet18"), backbone
+        assert heat_upsample >= 1
+        self.heat_upsample = heat_upsample
         assert in_channels in (3, 6) and downsample >= 1
-        assert 0 < scale_min < scale_max and all(scale_min < s < scale_max for s in init_scale), init_scale
+        assert 0 < scale_min < scale_max, (scale_min, scale_max)
         self.in_channels, self.downsample = in_channels, downsample
         self.scale_min, self.scale_max = scale_min, scale_max
         if backbone == "small_cnn":
@@ -153,9 +180,9 @@ class Detector(nn.Module):
         nn.init.zeros_(self.heat.weight)
         nn.init.zeros_(self.heat.bias)
         nn.init.zeros_(self.scale.weight)
-        with torch.no_grad():
-            p = torch.tensor([(s - scale_min) / (scale_max - scale_min) for s in init_scale])
-            self.scale.bias.copy_(torch.log(p / (1 - p)))
+        nn.init.zeros_(self.scale.bias)
+        self.log_spread_gain = nn.Parameter(torch.full((2,), math.log(2.0)))
+        self.energy_gain = nn.Parameter(torch.ones(()) * 2.0) if in_channels == 6 and energy else None
 
     def inputs(self, frame: Tensor, background: Tensor | None) -> Tensor:
         x = frame if self.in_channels == 3 else torch.cat([frame, frame - background], 1)
@@ -167,14 +194,25 @@ class Detector(nn.Module):
             "this detector needs the background"
         )
         f = self.trunk(self.inputs(frame, background))
-        b, _, h, w = f.shape
-        attn = F.softmax(self.heat(f).flatten(1), dim=1)  # (B, h*w)
-        ys = (torch.arange(h, device=f.device, dtype=f.dtype) * 2 + 1) / h - 1  # cell centres in (-1, 1)
-        xs = (torch.arange(w, device=f.device, dtype=f.dtype) * 2 + 1) / w - 1
-        ux = attn @ xs.repeat(h)
-        uy = attn @ ys.repeat_interleave(w)
+        logits = self.heat(f)
+        if self.heat_upsample > 1:  # a finer grid for the attention than for the features
+            logits = F.interpolate(logits, scale_factor=self.heat_upsample, mode="bilinear", align_corners=False)
+            f = F.interpolate(f, scale_factor=self.heat_upsample, mode="nearest")
+        b, _, h, w = logits.shape
+        if self.energy_gain is not None:
+            logits = logits + self.energy_gain * foreground_energy(frame, background, (h, w))
+        attn = F.softmax(logits.flatten(1), dim=1)  # (B, h*w)
+        ys = ((torch.arange(h, device=f.device, dtype=f.dtype) * 2 + 1) / h - 1).repeat_interleave(w)
+        xs = ((torch.arange(w, device=f.device, dtype=f.dtype) * 2 + 1) / w - 1).repeat(h)
+        ux, uy = attn @ xs, attn @ ys
+        # spread of the attention; a cell's own width (2/w, uniform: variance (2/w)²/12) is the least
+        var_x = (attn @ xs.square() - ux.square()).clamp_min(0) + (2 / w) ** 2 / 12
+        var_y = (attn @ ys.square() - uy.square()).clamp_min(0) + (2 / h) ** 2 / 12
+        sigma = torch.stack([var_x, var_y], 1).sqrt()
         pooled = torch.einsum("bn,bcn->bc", attn, f.flatten(2))
-        s = self.scale_min + (self.scale_max - self.scale_min) * torch.sigmoid(self.scale(pooled))
+        raw = self.log_spread_gain.exp() * sigma * self.scale(pooled).clamp(-10.0, 10.0).exp()
+        span = self.scale_max - self.scale_min
+        s = self.scale_min + span * torch.tanh(raw / span)
         return torch.stack([s[:, 0], s[:, 1], ux, uy], 1)
 
 
@@ -293,7 +331,8 @@ class DiveNet(nn.Module):
             downsample=config.detector_downsample,
             scale_min=config.scale_min,
             scale_max=config.scale_max,
-            init_scale=config.init_scale(),
+            heat_upsample=config.detector_heat_upsample,
+            energy=config.detector_energy,
             channels=config.detector_channels,
         )
         self.encoder = Encoder(

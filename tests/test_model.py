@@ -1,6 +1,7 @@
 """DiveNet shapes, geometry of crop/uncrop, Eq. 1, detector bounds, configs and the ResNet naming."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from divekit.model import (
     composite,
     count_parameters,
     crop,
+    foreground_energy,
     uncrop,
 )
 
@@ -110,33 +112,51 @@ def test_composite_eq1_by_hand():
 
 @pytest.mark.parametrize("backbone", ["small_cnn", "resnet18"])
 def test_detector_initial_box_and_bounds(backbone):
-    det = Detector(
-        backbone=backbone, in_channels=6, downsample=4, scale_min=0.05, scale_max=0.9, init_scale=(0.5, 0.25)
-    )
-    frame, bg = torch.rand(3, 3, 128, 64), torch.rand(3, 3, 128, 64)
-    box = det(frame, bg)
-    # documented initial box: frame centre, the configured scale, for any input
-    torch.testing.assert_close(box, torch.tensor([[0.5, 0.25, 0.0, 0.0]] * 3))
+    det = Detector(backbone=backbone, in_channels=6, downsample=4, scale_min=0.05, scale_max=0.9)
+    frame = torch.rand(3, 3, 128, 64)
+    box = det(frame, frame.clone())
+    # nothing differs from the background: uniform attention, centred, as wide as the frame:
+    # σ² = (1 - 1/n²)/3 + (2/n)²/12 = 1/3 for n cells, raw s = 2σ, bounded by 0.05 + 0.85·tanh(raw/0.85)
+    expected = 0.05 + 0.85 * math.tanh(2 / math.sqrt(3) / 0.85)
+    torch.testing.assert_close(box, torch.tensor([[expected, expected, 0.0, 0.0]] * 3))
     with torch.no_grad():
         for p in det.parameters():
-            p.normal_(0, 50.0)  # extreme weights: saturated softmax and sigmoid
-    box = det(frame, bg)
+            p.normal_(0, 50.0)  # extreme weights: saturated softmax and exp
+    box = det(frame, torch.rand(3, 3, 128, 64))
     assert torch.isfinite(box).all()
-    eps = 1e-6  # float32 rounding of scale_min + (scale_max - scale_min)·sigmoid
+    eps = 1e-6  # float32 rounding of scale_min + span·tanh
     assert (box[:, :2] >= 0.05 - eps).all() and (box[:, :2] <= 0.9 + eps).all()
     assert (box[:, 2:].abs() < 1.0).all()
 
 
+def test_detector_starts_on_what_differs_from_the_background():
+    det = Detector(backbone="small_cnn", in_channels=6, downsample=4, scale_min=0.02, scale_max=1.0)
+    background = torch.full((1, 3, 256, 128), 0.5)
+    frame = background.clone()
+    frame[:, :, 160:192, 32:64] = 1.0  # a 32x32 "diver": rows 160-192, columns 32-64
+    sx, sy, ux, uy = det(frame, background)[0].tolist()
+    # its centre (48, 176) px is (48/128·2-1, 176/256·2-1) = (-0.25, 0.375) in affine_grid units
+    assert abs(ux + 0.25) < 0.06 and abs(uy - 0.375) < 0.06
+    # and the box is about its size (32/128 = 0.25 of the width, 32/256 = 0.125 of the height)
+    assert 0.15 < sx < 0.45 and 0.07 < sy < 0.25
+
+
 def test_detector_needs_background_when_configured():
-    det = Detector(
-        backbone="small_cnn", in_channels=6, downsample=4, scale_min=0.05, scale_max=0.9, init_scale=(0.5, 0.25)
-    )
+    det = Detector(backbone="small_cnn", in_channels=6, downsample=4, scale_min=0.05, scale_max=0.9)
     with pytest.raises(AssertionError):
         det(torch.rand(1, 3, 64, 64))
-    det3 = Detector(
-        backbone="small_cnn", in_channels=3, downsample=4, scale_min=0.05, scale_max=0.9, init_scale=(0.5, 0.25)
-    )
+    det3 = Detector(backbone="small_cnn", in_channels=3, downsample=4, scale_min=0.05, scale_max=0.9)
     assert det3(torch.rand(1, 3, 64, 64)).shape == (1, 4)
+
+
+def test_foreground_energy_ignores_global_changes():
+    background = torch.rand(1, 3, 64, 64)
+    brighter = (background * 1.05).clamp(0, 1)
+    assert float(foreground_energy(brighter, background, (8, 8)).max()) < 3.0
+    frame = background.clone()
+    frame[:, :, :8, :8] = 1 - frame[:, :, :8, :8]
+    energy = foreground_energy(frame, background, (8, 8))
+    assert float(energy[0, 0, 0, 0]) > 3.0 and float(energy[0, 0, 4:, 4:].max()) == 0.0
 
 
 def test_reconstruction_gradient_reaches_the_box():
