@@ -8,7 +8,7 @@ import typer
 
 from divekit import __version__
 
-from . import background, synth
+from . import background, pretrain_gravity, synth
 
 app = typer.Typer(
     name="divekit",
@@ -37,6 +37,7 @@ def _root(
 
 app.command("synth")(synth.synth)
 app.command("background")(background.background)
+app.command("pretrain-gravity")(pretrain_gravity.pretrain_gravity)
 
 
 def main() -> None:

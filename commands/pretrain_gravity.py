@@ -1,0 +1,93 @@
+"""`divekit pretrain-gravity`: DiveNet learns to find the diver, with no labels, through gravity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._cli import console, user_errors
+
+
+@user_errors
+def pretrain_gravity(
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, or folders of videos.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoint, boxes.csv, plots.")],
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: the [train] config, 1500).")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Model preset: small (2-core CPU, default) or paper (GPU sizes).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with [model], [loss], [train], [gravity] settings.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")
+    ] = False,
+    no_gravity: Annotated[
+        bool,
+        typer.Option("--no-gravity", help="Reconstruction only: no tracking losses, no free-fall proposals."),
+    ] = False,
+    backgrounds: Annotated[
+        Path | None, typer.Option(help="Folder of <stem>.background.png (default: beside each video).")
+    ] = None,
+    feature_weights: Annotated[
+        Path | None,
+        typer.Option(help="Local torchvision ResNet-18 ImageNet weights (.pth) for the feature loss of Eq. 2."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
+    memory_gb: Annotated[float, typer.Option(help="Most memory the decoded clips may take.")] = 8.0,
+    force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that holds a run.")] = False,
+) -> None:
+    """Train DiveNet's detector on free-fall footage: reconstruction + gravity prior (paper §3.2)."""
+    from divekit.errors import DivekitError
+    from divekit.gravity import run_pretrain
+    from divekit.io import ensure_writable_dir
+    from divekit.runsetup import gravity_settings
+    from divekit.video import find_videos
+
+    from ._training import RichProgress
+
+    videos = find_videos(inputs)
+    settings = gravity_settings(
+        out,
+        videos,
+        resume=resume,
+        force=force,
+        config_file=config,
+        preset=preset,
+        steps=steps,
+        seed=seed,
+        no_gravity=no_gravity,
+        feature_weights=feature_weights,
+    )
+    if backgrounds is not None and not backgrounds.is_dir():
+        raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
+    ensure_writable_dir(out)
+    with console.status("preparing") as status:
+        progress = RichProgress(
+            "gravity" if settings.gravity.use_gravity else "reconstruction only", show=("recon", "track")
+        )
+
+        def on_status(message: str) -> None:
+            status.update(message)
+            if message.startswith("tracking"):
+                status.stop()
+
+        result = run_pretrain(
+            videos,
+            out,
+            model_cfg=settings.model,
+            loss_cfg=settings.loss,
+            train_cfg=settings.train,
+            gravity_cfg=settings.gravity,
+            resume=resume,
+            background_dir=backgrounds,
+            memory_gb=memory_gb,
+            callbacks=[progress],
+            on_status=on_status,
+        )
+    console.print(
+        f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min on {result.clips} clips "
+        f"(free fall found in {result.flights_found}); outputs in {result.run_dir}"
+    )

@@ -1,0 +1,114 @@
+"""Where something differs from the background: a coarse, label-free track of the diver.
+
+Background subtraction alone is not a detector (splash, water shimmer, lighting and sensor noise
+all differ from the background too), but it is a search signal: it says roughly where to look
+when the learned box does not yet overlap a small diver (DESIGN.md, "Measured pitfalls"). Combined
+with a robust free-fall fit it also finds the flight phase, which the gravity sampler needs.
+
+Shapes: frames (N, H, W, 3) uint8, background (H, W, 3) uint8; tracks in working-frame pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from divekit.calibration.freefall import FreeFallFit, robust_free_fall
+
+G = 9.81
+
+
+@dataclass(frozen=True)
+class MotionTrack:
+    """Per-frame foreground centre and extent, in working-frame pixels; ``valid`` where seen."""
+
+    times: np.ndarray  # (N,)
+    centre: np.ndarray  # (N, 2) x, y
+    extent: np.ndarray  # (N, 2) width, height of the central 96 % of foreground mass
+    mass: np.ndarray  # (N,) foreground pixels (at the working size)
+    valid: np.ndarray  # (N,) bool
+
+
+def _pool(images: np.ndarray, factor: int) -> np.ndarray:
+    """Average-pool (..., H, W) by ``factor`` (H and W divisible or cropped)."""
+    h, w = images.shape[-2] // factor * factor, images.shape[-1] // factor * factor
+    x = images[..., :h, :w]
+    return x.reshape(*x.shape[:-2], h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
+
+
+def foreground(frames: np.ndarray, background: np.ndarray, *, factor: int = 4) -> np.ndarray:
+    """(N, H/f, W/f) float32 foreground strength in [0, 1] from |frame - background|.
+
+    The threshold adapts to the clip: most pixels are background, so the median difference plus
+    six robust standard deviations is above noise, compression and slow lighting drift.
+    """
+    diff = np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1).astype(np.float32)
+    diff = _pool(diff, factor)
+    med = float(np.median(diff))
+    mad = float(np.median(np.abs(diff - med))) * 1.4826
+    thr = max(med + 6 * mad, 12.0)
+    return np.clip((diff - thr) / thr, 0.0, 1.0)
+
+
+def motion_track(
+    frames: np.ndarray, background: np.ndarray, times: np.ndarray, *, factor: int = 4, persistent: float = 0.5
+) -> MotionTrack:
+    """Centre and extent of the largest foreground blob in every frame.
+
+    Pixels that differ from the background in more than ``persistent`` of the frames are an error
+    of the background (a thin line smeared by the codec, a static object), not the diver, and are
+    ignored. Blobs are 8-connected after a one-cell dilation, so thin limbs join their body.
+    """
+    from scipy import ndimage
+
+    n = len(frames)
+    fg = np.concatenate([foreground(frames[lo : lo + 64], background, factor=factor) for lo in range(0, n, 64)])
+    fg[:, (fg > 0.25).mean(axis=0) > persistent] = 0.0
+    gh, gw = fg.shape[1:]
+    ys, xs = (np.arange(gh) + 0.5) * factor, (np.arange(gw) + 0.5) * factor
+    centre = np.full((n, 2), np.nan)
+    extent = np.full((n, 2), np.nan)
+    mass = np.zeros(n)
+    structure = np.ones((3, 3), bool)
+    for i, f in enumerate(fg):
+        on = ndimage.binary_dilation(f > 0.25, structure)
+        labels, count = ndimage.label(on, structure)
+        if count == 0:
+            continue
+        sizes = ndimage.sum_labels(f, labels, index=np.arange(1, count + 1))
+        g = np.where(labels == int(np.argmax(sizes)) + 1, f, 0.0)
+        total = g.sum()
+        if total * factor * factor < 4:
+            continue
+        centre[i] = (g.sum(0) @ xs) / total, (g.sum(1) @ ys) / total
+        extent[i] = _spread(g.sum(0), xs), _spread(g.sum(1), ys)
+        mass[i] = total * factor * factor
+    valid = mass >= 4
+    return MotionTrack(times=np.asarray(times, float), centre=centre, extent=extent, mass=mass, valid=valid)
+
+
+def _spread(weights: np.ndarray, coords: np.ndarray) -> float:
+    """Width of the central 96 % of a 1-D mass distribution."""
+    c = np.cumsum(weights)
+    if c[-1] <= 0:
+        return float("nan")
+    lo = coords[np.searchsorted(c, 0.02 * c[-1])]
+    hi = coords[min(np.searchsorted(c, 0.98 * c[-1]), len(coords) - 1)]
+    return float(hi - lo)
+
+
+def plausible_acceleration(frame_height_px: int, view_m: tuple[float, float] = (2.0, 40.0)) -> tuple[float, float]:
+    """Range of g in px/s² when the frame height shows between ``view_m`` metres of scene."""
+    return G * frame_height_px / view_m[1], G * frame_height_px / view_m[0]
+
+
+def flight_from_track(track: MotionTrack, frame_height_px: int, *, tol_frac: float = 0.015) -> FreeFallFit | None:
+    """The free-fall run of a motion track (take-off to entry), or None if there is none."""
+    return robust_free_fall(
+        track.times,
+        track.centre[:, 1],
+        valid=track.valid,
+        tol_px=max(tol_frac * frame_height_px, 1.5),
+        acc_range=plausible_acceleration(frame_height_px),
+    )

@@ -1,0 +1,89 @@
+"""Settings of a training run from defaults, a TOML file, command-line overrides, or a checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from divekit.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from divekit.config import LossConfig, ModelConfig
+from divekit.config import preset as model_preset
+from divekit.errors import DivekitError
+from divekit.gravity import GravityConfig
+from divekit.runconfig import build, read_toml
+from divekit.training import TrainConfig
+
+
+@dataclass
+class GravitySettings:
+    model: ModelConfig
+    loss: LossConfig
+    train: TrainConfig
+    gravity: GravityConfig
+
+
+def _same_inputs(recorded: list[str], videos: list[Path]) -> bool:
+    return [Path(p).resolve() for p in recorded] == [Path(v).resolve() for v in videos]
+
+
+def gravity_settings(
+    run_dir: Path,
+    videos: list[Path],
+    *,
+    resume: bool,
+    force: bool = False,
+    config_file: Path | None = None,
+    preset: str | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    no_gravity: bool = False,
+    feature_weights: Path | None = None,
+) -> GravitySettings:
+    """Resolve what a ``pretrain-gravity`` run trains with, refusing anything inconsistent."""
+    run_dir = Path(run_dir)
+    if steps is not None and steps <= 0:
+        raise DivekitError(f"--steps must be positive, got {steps}")
+    if resume:
+        record, _ = load_checkpoint(run_dir)
+        if record.get("stage") != "gravity":
+            raise DivekitError(f"{run_dir} holds a {record.get('stage')!r} run, not a pretrain-gravity run")
+        recorded_preset = record["model"]["preset"]
+        if preset is not None and preset != recorded_preset:
+            raise DivekitError(f"the checkpoint in {run_dir} is preset {recorded_preset!r}, not {preset!r}")
+        if config_file is not None:
+            raise DivekitError("--config cannot change a run being resumed; settings come from its checkpoint")
+        if not _same_inputs(record["inputs"], videos):
+            raise DivekitError(f"--resume needs the inputs the run started with ({len(record['inputs'])} videos)")
+        train = TrainConfig(**record["train"])
+        if steps is not None:
+            if steps < train.steps:
+                raise DivekitError(f"--steps {steps} is below the run's {train.steps} steps")
+            train = replace(train, steps=steps)
+        gravity = build(GravityConfig, record["gravity"], where="checkpoint [gravity]")
+        return GravitySettings(
+            ModelConfig.from_dict(record["model"]), LossConfig.from_dict(record["loss"]), train, gravity
+        )
+
+    if (run_dir / CHECKPOINT_NAME).exists() and not force:
+        raise DivekitError(f"{run_dir} already holds a run; use --resume to continue it or --force to start over")
+    sections = read_toml(config_file) if config_file else {}
+    model_values = dict(sections.get("model", {}))
+    name = preset or model_values.pop("preset", "small")
+    model = model_preset(name, **model_values)
+    loss_values = dict(sections.get("loss", {}))
+    if feature_weights is not None:
+        if not Path(feature_weights).is_file():
+            raise DivekitError(f"no such weights file: {feature_weights}")
+        loss_values.update(feature_net="resnet18", feature_weights=str(feature_weights))
+    loss = build(LossConfig, loss_values, where="[loss]")
+    train_values = dict(sections.get("train", {}))
+    if steps is not None:
+        train_values["steps"] = steps
+    if seed is not None:
+        train_values["seed"] = seed
+    train = build(TrainConfig, train_values, where="[train]")
+    gravity_values = dict(sections.get("gravity", {}))
+    if no_gravity:
+        gravity_values["use_gravity"] = False
+    gravity = build(GravityConfig, gravity_values, where="[gravity]")
+    return GravitySettings(model, loss, train, gravity)

@@ -1,0 +1,67 @@
+import numpy as np
+
+from divekit.data import load_clip
+from divekit.gravity import clip_prior, proposal_loss
+from divekit.motion import foreground, motion_track, plausible_acceleration
+from divekit.truth import box_iou, clip_meta, truth_boxes
+
+
+def test_foreground_marks_what_differs_from_the_background():
+    background = np.full((16, 16, 3), 100, np.uint8)
+    frames = np.repeat(background[None], 2, axis=0)
+    frames[1, 4:8, 8:12] = 200
+    fg = foreground(frames, background, factor=4)
+    assert fg.shape == (2, 4, 4)
+    assert fg[0].max() == 0
+    assert fg[1, 1, 2] == 1.0 and fg[1].sum() == 1.0
+
+
+def test_motion_track_follows_the_diver_and_ignores_persistent_differences(dive_folder):
+    video = dive_folder / "dive0.mp4"
+    clip = load_clip(video, (128, 256))
+    background = clip.background.copy()
+    background[100:102, :] = 0  # a line that differs in every frame: a background error, not a diver
+    track = motion_track(clip.frames, background, clip.times)
+    boxes, flight = truth_boxes(video)
+    ok = track.valid & flight
+    assert ok.mean() > 0.8 * flight.mean()
+    err = np.abs(track.centre[ok] - boxes[ok, :2]).max(axis=1)
+    assert np.median(err) < 0.15 * boxes[ok, 3].mean()
+
+
+def test_prior_finds_the_flight_and_proposes_boxes_on_the_diver(dive_folder):
+    for name in ("dive0", "dive1"):
+        video = dive_folder / f"{name}.mp4"
+        clip = load_clip(video, (128, 256))
+        prior = clip_prior(clip)
+        meta = clip_meta(video)
+        assert prior.window is not None
+        assert abs(prior.window.t_start - meta["takeoff_time_s"]) < 0.2
+        assert abs(prior.window.t_end - meta["entry_time_s"]) < 0.2
+        boxes, flight = truth_boxes(video)
+        w, h = clip.size
+        sx, sy, ux, uy = prior.proposals.T
+        px = np.stack([(ux + 1) * w / 2, (uy + 1) * h / 2, sx * w, sy * h], axis=1)
+        assert (box_iou(px[flight], boxes[flight]) >= 0.3).mean() > 0.7
+
+
+def test_plausible_acceleration_range():
+    lo, hi = plausible_acceleration(500, (2.0, 40.0))
+    assert lo == 9.81 * 500 / 40 and hi == 9.81 * 500 / 2
+
+
+def test_proposal_loss_by_hand():
+    import torch
+
+    boxes = torch.tensor([[0.2, 0.1, 0.0, 0.5]])
+    props = torch.tensor([[0.1, 0.1, 0.3, 0.1]])
+    # centre: 0.3² + 0.4² = 0.25; size: log(2)² + 0
+    expected = 0.25 + np.log(2) ** 2
+    assert abs(float(proposal_loss(boxes, props)) - expected) < 1e-6
+
+
+def test_box_iou_by_hand():
+    a = np.array([[5.0, 5.0, 10.0, 10.0], [0.0, 0.0, 2.0, 2.0]])
+    b = np.array([[10.0, 5.0, 10.0, 10.0], [10.0, 10.0, 2.0, 2.0]])
+    # overlap 5x10 = 50; union 100 + 100 - 50 = 150; disjoint -> 0
+    np.testing.assert_allclose(box_iou(a, b), [50 / 150, 0.0])
