@@ -42,6 +42,8 @@ ARMS = {
     "no-gravity": dict(use_gravity=False),
     "track-only": dict(proposal_weight=0.0),
     "proposals-only": dict(gamma=0.0),
+    "gravity-gamma0.1": dict(gamma=0.1),
+    "gravity-gamma1": dict(gamma=1.0),  # the paper's γ
     # the same without the detector's background-difference term: a purely learned heatmap
     "gravity-noenergy": dict(model=dict(detector_energy=False)),
     "no-gravity-noenergy": dict(use_gravity=False, model=dict(detector_energy=False)),
@@ -133,7 +135,7 @@ def main() -> None:
     for arm in args.arms.split(","):
         knobs = dict(ARMS[arm])
         model_cfg = preset("small", **knobs.pop("model", {}))
-        loss_cfg = LossConfig(gamma=knobs.pop("gamma", 1.0))
+        loss_cfg = LossConfig(**({"gamma": knobs.pop("gamma")} if "gamma" in knobs else {}))
         gravity_cfg = GravityConfig(**knobs)
         train_cfg = TrainConfig(steps=10**6, batch=args.batch, seed=args.seed, checkpoint_every=10**9)
         budget = args.minutes * 60
