@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from divekit.training import Callback, StepReport
@@ -46,9 +44,6 @@ class RichProgress(Callback):
         keys = self.show or tuple(k for k in report.terms if k != "total")
         terms = " ".join(f"{k} {report.terms[k]:.2g}" for k in ("total", *keys) if k in report.terms)
         self.progress.update(self.task, completed=report.step, rate=rate, terms=terms)
-
-    def on_checkpoint(self, step: int, path: Path) -> None:
-        pass
 
     def on_end(self, report: StepReport) -> None:
         self.progress.stop()

@@ -27,7 +27,7 @@ from divekit.checkpoint import load_checkpoint
 from divekit.config import LossConfig, ModelConfig
 from divekit.data import Clip, check_memory, load_clip
 from divekit.features import build_feature_extractor
-from divekit.inference import boxes_dataframe, boxes_to_pixels, frames_to_tensor, predict_boxes
+from divekit.inference import boxes_dataframe, boxes_to_pixels, frames_to_tensor, pixels_to_boxes, predict_boxes
 from divekit.io import atomic_path
 from divekit.losses import const_acc_loss_timed, order_loss, reconstruction_loss, scale_loss
 from divekit.model import DiveNet
@@ -67,9 +67,9 @@ class ClipPrior:
     valid: np.ndarray  # (N,) bool
 
 
-def clip_prior(clip: Clip, pad: float = 1.15) -> ClipPrior:
+def clip_prior(clip: Clip, pad: float = GravityConfig.proposal_pad) -> ClipPrior:
     """Track the foreground, find the flight, and turn both into per-frame box proposals."""
-    w, h = clip.size
+    h = clip.size[1]
     track = motion_track(clip.frames, clip.background, clip.times)
     fit = flight_from_track(track, h)
     centre = track.centre.copy()
@@ -83,7 +83,7 @@ def clip_prior(clip: Clip, pad: float = 1.15) -> ClipPrior:
         valid |= in_flight
     extent = _smooth_extent(track.extent, track.valid)
     size = np.clip(extent * pad, 4.0, None)
-    proposals = np.stack([size[:, 0] / w, size[:, 1] / h, 2 * centre[:, 0] / w - 1, 2 * centre[:, 1] / h - 1], axis=1)
+    proposals = pixels_to_boxes(np.concatenate([centre, size], axis=1), clip.size)
     valid &= np.isfinite(proposals).all(axis=1)
     return ClipPrior(track, Window.from_fit(fit) if fit else None, np.nan_to_num(proposals), valid)
 

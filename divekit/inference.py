@@ -37,6 +37,13 @@ def boxes_to_pixels(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([(ux + 1) * w / 2, (uy + 1) * h / 2, sx * w, sy * h], axis=1)
 
 
+def pixels_to_boxes(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`boxes_to_pixels`: (N, 4) cx, cy, w, h pixels -> (N, 4) affine_grid boxes."""
+    w, h = size
+    cx, cy, bw, bh = pixels.T
+    return np.stack([bw / w, bh / h, 2 * cx / w - 1, 2 * cy / h - 1], axis=1)
+
+
 def boxes_dataframe(clip: Clip, boxes: np.ndarray) -> pd.DataFrame:
     """One row per frame: the box in the video's own pixels (``BOX_COLUMNS``)."""
     px = boxes_to_pixels(boxes, clip.source_size)

@@ -2,6 +2,7 @@ import numpy as np
 
 from divekit.data import load_clip
 from divekit.gravity import clip_prior, proposal_loss
+from divekit.inference import boxes_to_pixels, pixels_to_boxes
 from divekit.motion import foreground, motion_track, plausible_acceleration
 from divekit.truth import box_iou, clip_meta, truth_boxes
 
@@ -39,9 +40,7 @@ def test_prior_finds_the_flight_and_proposes_boxes_on_the_diver(dive_folder):
         assert abs(prior.window.t_start - meta["takeoff_time_s"]) < 0.2
         assert abs(prior.window.t_end - meta["entry_time_s"]) < 0.2
         boxes, flight = truth_boxes(video)
-        w, h = clip.size
-        sx, sy, ux, uy = prior.proposals.T
-        px = np.stack([(ux + 1) * w / 2, (uy + 1) * h / 2, sx * w, sy * h], axis=1)
+        px = boxes_to_pixels(prior.proposals, clip.size)
         assert (box_iou(px[flight], boxes[flight]) >= 0.3).mean() > 0.7
 
 
@@ -65,3 +64,10 @@ def test_box_iou_by_hand():
     b = np.array([[10.0, 5.0, 10.0, 10.0], [10.0, 10.0, 2.0, 2.0]])
     # overlap 5x10 = 50; union 100 + 100 - 50 = 150; disjoint -> 0
     np.testing.assert_allclose(box_iou(a, b), [50 / 150, 0.0])
+
+
+def test_pixel_and_affine_boxes_round_trip():
+    px = np.array([[32.0, 64.0, 16.0, 32.0]])
+    # centre (32, 64) of a 64x128 frame is (0, 0); a 16x32 box is a quarter of each side
+    np.testing.assert_allclose(pixels_to_boxes(px, (64, 128)), [[0.25, 0.25, 0.0, 0.0]])
+    np.testing.assert_allclose(boxes_to_pixels(pixels_to_boxes(px, (64, 128)), (64, 128)), px)
