@@ -8,6 +8,7 @@ changes frame rate mid-clip, and the gravity fits need the true times.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -82,7 +83,7 @@ def _diagnose(path: Path) -> str:
     import av
 
     try:
-        with _quiet_native_stderr(), av.open(str(path)) as container:
+        with _quiet_native_stderr(), av.open(str(path), metadata_errors="replace") as container:
             streams = container.streams.video
             if not streams:
                 return f"{path} contains no video frames"
@@ -91,6 +92,37 @@ def _diagnose(path: Path) -> str:
             return f"{path} contains no video frames"
     except Exception:
         return f"cannot read {path}: not a video or unsupported format"
+
+
+def _check_frame_count(path: Path) -> None:
+    """Refuse a file whose header claims more frames than it can hold, before decord opens it.
+
+    decord reserves memory for the frame count the container claims (or, without one, average
+    rate x duration) before reading a packet. A corrupt count (measured: 1.46e9 frames claimed by
+    a 5 kB MP4 with a flipped byte) makes that reservation throw std::bad_alloc, which decord does
+    not catch: the interpreter aborts. PyAV reads the same header without that risk; a file it
+    cannot open at all is refused here too (one fuzzed case had a stream name that was not UTF-8
+    as well, and decord aborted on it).
+    """
+    import av
+
+    try:
+        with _quiet_native_stderr(), av.open(str(path), metadata_errors="replace") as container:
+            claims = []
+            for stream in container.streams.video:
+                claimed = float(stream.frames)
+                if claimed < 1:  # decord's fallback; an unknown rate or duration makes it absurd
+                    rate, duration = stream.average_rate, container.duration
+                    claimed = math.inf if rate is None or duration is None else float(rate) * duration / 1e6
+                claims.append(claimed)
+    except Exception:
+        # unreadable to PyAV: not a video, or too damaged to hand to decord safely
+        raise DivekitError(_diagnose(path)) from None
+    size = path.stat().st_size
+    for claimed in claims:
+        # every stored frame takes at least one byte of the file
+        if not 0 <= claimed <= size:
+            raise DivekitError(f"cannot read {path}: its header gives an impossible frame count; the file is corrupt")
 
 
 class VideoReader:
@@ -111,6 +143,7 @@ class VideoReader:
         width, height = size if size is not None else (-1, -1)
         if size is not None and (width <= 0 or height <= 0):
             raise DivekitError(f"working size must be positive, got {width}x{height}")
+        _check_frame_count(self.path)
         try:
             with _quiet_native_stderr():
                 probe = decord.VideoReader(str(self.path), num_threads=1)
@@ -130,6 +163,11 @@ class VideoReader:
         if n == 0:
             raise DivekitError(f"{self.path} contains no video frames")
         self._times = np.asarray(times[:, 0], dtype=np.float64)
+        # A corrupt index can repeat or reorder times; searches and the gravity fits assume they increase.
+        bad = np.flatnonzero(~(np.diff(self._times) > 0))
+        if not np.isfinite(self._times).all() or len(bad):
+            where = f" (frame {bad[0] + 1} at {self._times[bad[0] + 1]:.4f} s)" if len(bad) else ""
+            raise DivekitError(f"{self.path} has frame timestamps that do not increase{where}; the file may be corrupt")
         end = float(times[-1, 1]) if times[-1, 1] > times[-1, 0] else float(times[-1, 0])
         h, w = (height, width) if size is not None else (source_h, source_w)
         self.info = VideoInfo(
