@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,11 @@ def pretrain_gravity(
     memory_gb: Annotated[float, typer.Option(help="Most memory the decoded clips may take.")] = 8.0,
     force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that holds a run.")] = False,
 ) -> None:
-    """Train DiveNet's detector on free-fall footage: reconstruction + gravity prior (paper §3.2)."""
+    """Train DiveNet's detector on free-fall footage: reconstruction + gravity prior (paper §3.2).
+
+    Under torchrun --nproc_per_node=N it trains data-parallel: global batch = batch x N; rank 0 writes.
+    """
+    from divekit import distributed
     from divekit.errors import DivekitError
     from divekit.gravity import run_pretrain
     from divekit.io import ensure_writable_dir
@@ -48,46 +53,55 @@ def pretrain_gravity(
 
     from ._training import RichProgress
 
-    videos = find_videos(inputs)
-    settings = gravity_settings(
-        out,
-        videos,
-        resume=resume,
-        force=force,
-        config_file=config,
-        preset=preset,
-        steps=steps,
-        seed=seed,
-        no_gravity=no_gravity,
-        feature_weights=feature_weights,
-    )
-    if backgrounds is not None and not backgrounds.is_dir():
-        raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
-    ensure_writable_dir(out)
-    with console.status("preparing") as status:
-        progress = RichProgress(
-            "gravity" if settings.gravity.use_gravity else "reconstruction only", show=("recon", "track")
-        )
-
-        def on_status(message: str) -> None:
-            status.update(message)
-            if message.startswith("tracking"):
-                status.stop()
-
-        result = run_pretrain(
-            videos,
+    # under torchrun: join the other processes (gloo: the gravity stage builds its batches on the CPU)
+    distributed.init_from_env(backend="gloo")
+    main = distributed.is_main()  # only rank 0 talks to the user
+    try:
+        videos = find_videos(inputs)
+        settings = gravity_settings(
             out,
-            model_cfg=settings.model,
-            loss_cfg=settings.loss,
-            train_cfg=settings.train,
-            gravity_cfg=settings.gravity,
+            videos,
             resume=resume,
-            background_dir=backgrounds,
-            memory_gb=memory_gb,
-            callbacks=[progress],
-            on_status=on_status,
+            force=force,
+            config_file=config,
+            preset=preset,
+            steps=steps,
+            seed=seed,
+            no_gravity=no_gravity,
+            feature_weights=feature_weights,
         )
-    console.print(
-        f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min on {result.clips} clips "
-        f"(free fall found in {result.flights_found}); outputs in {result.run_dir}"
-    )
+        if backgrounds is not None and not backgrounds.is_dir():
+            raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
+        ensure_writable_dir(out)
+        with console.status("preparing") if main else contextlib.nullcontext() as status:
+            progress = RichProgress(
+                "gravity" if settings.gravity.use_gravity else "reconstruction only", show=("recon", "track")
+            )
+
+            def on_status(message: str) -> None:
+                if status is None:
+                    return
+                status.update(message)
+                if message.startswith("tracking"):
+                    status.stop()
+
+            result = run_pretrain(
+                videos,
+                out,
+                model_cfg=settings.model,
+                loss_cfg=settings.loss,
+                train_cfg=settings.train,
+                gravity_cfg=settings.gravity,
+                resume=resume,
+                background_dir=backgrounds,
+                memory_gb=memory_gb,
+                callbacks=[progress] if main else [],
+                on_status=on_status,
+            )
+        if main:
+            console.print(
+                f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min on {result.clips} clips "
+                f"(free fall found in {result.flights_found}); outputs in {result.run_dir}"
+            )
+    finally:
+        distributed.cleanup()

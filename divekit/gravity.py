@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from divekit import __version__
+from divekit import __version__, distributed
 from divekit.checkpoint import load_checkpoint
 from divekit.config import LossConfig, ModelConfig
 from divekit.data import Clip, check_memory, load_clip
@@ -201,12 +201,19 @@ def build_trainer(
     gravity_cfg: GravityConfig,
     callbacks: Sequence[Callback] = (),
 ) -> Trainer:
-    """A fresh, seeded DiveNet and the engine that trains its gravity stage on ``clips``."""
+    """A fresh, seeded DiveNet and the engine that trains its gravity stage on ``clips``.
+
+    Under torchrun (:mod:`divekit.distributed`) the model is wrapped for DDP and each rank draws its
+    own quads (sampler seed ``seed + rank``) and dropout masks; one process is rank 0 of 1.
+    """
     set_seed(train_cfg.seed)
-    model = DiveNet(model_cfg)
-    features = build_feature_extractor(loss_cfg.feature_net, loss_cfg.feature_weights)
+    rank = distributed.rank()
+    model = distributed.wrap_model(DiveNet(model_cfg))  # the same initial weights on every rank
+    features = build_feature_extractor(loss_cfg.feature_net, loss_cfg.feature_weights)  # and features
+    if rank:
+        set_seed(train_cfg.seed + rank)
     objective = GravityObjective(model, clips, priors, features, loss_cfg, gravity_cfg)
-    sampler = make_sampler(priors, clips, batch=train_cfg.batch, cfg=gravity_cfg, seed=train_cfg.seed)
+    sampler = make_sampler(priors, clips, batch=train_cfg.batch, cfg=gravity_cfg, seed=train_cfg.seed + rank)
     record = {
         "stage": "gravity",
         "divekit": __version__,
@@ -227,7 +234,7 @@ class PretrainResult:
     run_dir: Path
     steps: int
     elapsed_s: float
-    boxes: pd.DataFrame
+    boxes: pd.DataFrame  # empty on ranks other than 0 (under torchrun)
     flights_found: int
     clips: int
 
@@ -266,20 +273,25 @@ def run_pretrain(
         gravity_cfg=gravity_cfg,
         callbacks=callbacks,
     )
-    model = trainer.model
+    model = trainer.module
     if resume:
         _, state = load_checkpoint(run_dir)
         trainer.restore(state)
     trainer.fit()
 
-    on_status("writing boxes, plots and preview")
-    tables = [boxes_dataframe(clip, predict_boxes(model, clip)) for clip in clips]
-    boxes = pd.concat(tables, ignore_index=True)
-    with atomic_path(run_dir / "boxes.csv") as tmp:
-        boxes.to_csv(tmp, index=False, float_format="%.3f")
-    plot_losses(trainer.log, run_dir / "losses.png")
-    plot_box_heights(boxes, {clip.path.name: clip.source_size[1] for clip in clips}, run_dir / "heights.png")
-    plot_preview(preview_rows(model, clips, priors), run_dir / "preview.png")
+    boxes = pd.DataFrame()
+    # The other ranks hold the same weights: rank 0 alone writes the outputs, and the others end
+    # here (no barrier: predicting every frame of a large set can outlast the collective timeout;
+    # torchrun returns when rank 0 has finished).
+    if distributed.is_main():
+        on_status("writing boxes, plots and preview")
+        tables = [boxes_dataframe(clip, predict_boxes(model, clip)) for clip in clips]
+        boxes = pd.concat(tables, ignore_index=True)
+        with atomic_path(run_dir / "boxes.csv") as tmp:
+            boxes.to_csv(tmp, index=False, float_format="%.3f")
+        plot_losses(trainer.log, run_dir / "losses.png")
+        plot_box_heights(boxes, {clip.path.name: clip.source_size[1] for clip in clips}, run_dir / "heights.png")
+        plot_preview(preview_rows(model, clips, priors), run_dir / "preview.png")
     return PretrainResult(
         run_dir=run_dir,
         steps=trainer.step,
