@@ -90,3 +90,20 @@ def plot_preview(rows: Sequence[dict[str, np.ndarray]], path: Path) -> None:
         axes[r, 0].add_patch(plt.Rectangle((cx - w / 2, cy - h / 2), w, h, fill=False, ec="red", lw=1.2))
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_swap(rows: dict[str, np.ndarray], path: Path) -> None:
+    """Paper Fig. 5: one row per named stack of (K, h, w, 3) crops in [0, 1], K columns."""
+    plt = _pyplot()
+    names = list(rows)
+    k = len(rows[names[0]])
+    fig, axes = plt.subplots(len(names), k, figsize=(1.6 * k + 1.2, 1.7 * len(names)), squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(k):
+            ax = axes[r, c]
+            ax.imshow(np.clip(rows[name][c], 0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)

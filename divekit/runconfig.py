@@ -1,4 +1,4 @@
-"""A run's settings from a TOML file: sections [model], [loss], [train], [gravity], nothing else.
+"""A run's settings from a TOML file: sections [model], [loss], [train], [gravity], [selfsup], [pose].
 
 Unknown sections or keys are errors (a typo must not silently train with a default), e.g.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from divekit.errors import DivekitError
 
-SECTIONS = ("model", "loss", "train", "gravity")
+SECTIONS = ("model", "loss", "train", "gravity", "selfsup", "pose")
 
 
 def read_toml(path: Path) -> dict[str, dict[str, Any]]:

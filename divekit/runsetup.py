@@ -10,8 +10,11 @@ from divekit.config import LossConfig, ModelConfig
 from divekit.config import preset as model_preset
 from divekit.errors import DivekitError
 from divekit.gravity import GravityConfig
+from divekit.pose import PoseConfig
 from divekit.runconfig import build, read_toml
+from divekit.selfsup import SelfSupConfig
 from divekit.training import TrainConfig
+from divekit.trainrun import TRAIN_STAGE, TrainSettings, load_init
 
 
 @dataclass
@@ -87,3 +90,68 @@ def gravity_settings(
         gravity_values["use_gravity"] = False
     gravity = build(GravityConfig, gravity_values, where="[gravity]")
     return GravitySettings(model, loss, train, gravity)
+
+
+def train_settings(
+    run_dir: Path,
+    videos: list[Path],
+    *,
+    init: Path | None,
+    resume: bool,
+    force: bool = False,
+    config_file: Path | None = None,
+    variant: str | None = None,
+    regressor: str | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+) -> TrainSettings:
+    """Resolve what a ``train`` run trains with: the model from ``--init``, the rest from defaults/TOML/options."""
+    run_dir = Path(run_dir)
+    if steps is not None and steps <= 0:
+        raise DivekitError(f"--steps must be positive, got {steps}")
+    if resume:
+        record, _ = load_checkpoint(run_dir)
+        if record.get("stage") != TRAIN_STAGE:
+            raise DivekitError(f"{run_dir} holds a {record.get('stage')!r} run, not a train run")
+        if config_file is not None or variant is not None or regressor is not None:
+            raise DivekitError("--config, --variant and --regressor cannot change a run being resumed")
+        if not _same_inputs(record["inputs"], videos):
+            raise DivekitError(f"--resume needs the inputs the run started with ({len(record['inputs'])} videos)")
+        train = TrainConfig(**record["train"])
+        if steps is not None:
+            if steps < train.steps:
+                raise DivekitError(f"--steps {steps} is below the run's {train.steps} steps")
+            train = replace(train, steps=steps)
+        return TrainSettings(
+            ModelConfig.from_dict(record["model"]),
+            LossConfig.from_dict(record["loss"]),
+            train,
+            build(SelfSupConfig, record["selfsup"], where="checkpoint [selfsup]"),
+            build(PoseConfig, record["pose"], where="checkpoint [pose]"),
+        )
+
+    if init is None:
+        raise DivekitError("--init is needed: the pretrain-gravity run to start from")
+    if (run_dir / CHECKPOINT_NAME).exists() and not force:
+        raise DivekitError(f"{run_dir} already holds a run; use --resume to continue it or --force to start over")
+    init_record, weights = load_init(init)
+    sections = read_toml(config_file) if config_file else {}
+    for name in ("model", "gravity"):
+        if name in sections:
+            raise DivekitError(f"[{name}] does not apply to train: the model and its gravity stage come from --init")
+    loss = build(LossConfig, {**init_record["loss"], **sections.get("loss", {})}, where="[loss]")
+    train_values = dict(sections.get("train", {}))
+    if steps is not None:
+        train_values["steps"] = steps
+    if seed is not None:
+        train_values["seed"] = seed
+    train = build(TrainConfig, train_values, where="[train]")
+    selfsup_values = dict(sections.get("selfsup", {}))
+    if variant is not None:
+        selfsup_values["variant"] = variant
+    selfsup = build(SelfSupConfig, selfsup_values, where="[selfsup]")
+    pose_values = dict(sections.get("pose", {}))
+    if regressor is not None:
+        pose_values["regressor"] = regressor
+    pose = build(PoseConfig, pose_values, where="[pose]")
+    return TrainSettings(ModelConfig.from_dict(init_record["model"]), loss, train, selfsup, pose, init=weights)

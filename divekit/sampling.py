@@ -1,5 +1,7 @@
 """Samplers: which frames go into a training step. Each owns a seeded generator (checkpointed).
 
+DSL tuples (paper §3.1.2) for `divekit train` are drawn by :class:`TupleSampler`, below.
+
 Gravity quads (paper §3.2): four frames of one clip, equidistant in *time* (from the timestamps,
 so variable frame rates work), with a random stride.
 
@@ -107,4 +109,85 @@ class GravitySampler:
             times=np.stack([self.times[c][f] for c, f in zip(clips, frames, strict=True)]),
             in_flight=np.array([q[1] for q in quads]),
             descending=np.array([q[2] for q in quads]),
+        )
+
+
+@dataclass
+class TupleBatch:
+    """DSL tuples (paper §3.1.2): per row a reference, a near, an intermediate and a far frame."""
+
+    clip: np.ndarray  # (B,) clip index
+    frames: np.ndarray  # (B, 4) frame indices: reference, near, intermediate, far
+    distance: np.ndarray  # (B, 3) |t - t_ref| of near, intermediate, far, in frames of the clip's median interval
+    seed: int  # for the batch's random augmentation (jitter, ti swap), so a resumed run redraws it exactly
+
+
+class TupleSampler:
+    """Draws ``batch`` tuples per call, all four frames of a tuple from one clip, chosen by time.
+
+    Distances are in frames of the clip's median frame interval, so a variable frame rate does
+    not change what "3 frames" means: near is within ``d_pos`` of the reference, far at least
+    ``d_neg`` away, the intermediate strictly between near and far in time (paper S.1: diving
+    d_pos = 3, d_neg = 20). Near and intermediate are taken on the far frame's side of the
+    reference. A clip shorter than ``d_neg`` frames gives its farthest frame as "far".
+    ``ref_pools[i]``, when given, restricts clip i's reference frames (e.g. to labelled ones).
+    """
+
+    def __init__(
+        self,
+        times: list[np.ndarray],
+        *,
+        batch: int,
+        d_pos: float = 3.0,
+        d_neg: float = 20.0,
+        seed: int = 0,
+        ref_pools: list[np.ndarray | None] | None = None,
+    ):
+        assert batch > 0 and 0 < d_pos < d_neg, (batch, d_pos, d_neg)
+        assert all(len(t) >= 4 for t in times), "every clip needs at least four frames"
+        self.times = [np.asarray(t, dtype=np.float64) for t in times]
+        self.dt = [float(np.median(np.diff(t))) for t in self.times]
+        self.batch, self.d_pos, self.d_neg = batch, float(d_pos), float(d_neg)
+        self.ref_pools = ref_pools or [None] * len(times)
+        self.rng = np.random.default_rng(seed)
+        pool_sizes = [len(t) if p is None else len(p) for t, p in zip(self.times, self.ref_pools, strict=True)]
+        self._weights = np.asarray(pool_sizes, dtype=np.float64)
+        assert self._weights.sum() > 0, "no reference frames to draw from"
+        self._weights /= self._weights.sum()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    def _tuple(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
+        t, dt, pool = self.times[clip], self.dt[clip], self.ref_pools[clip]
+        ref = int(self.rng.choice(pool)) if pool is not None else int(self.rng.integers(len(t)))
+        d = (t - t[ref]) / dt  # signed distance of every frame, in frames
+        far_ok = np.flatnonzero(np.abs(d) >= self.d_neg)
+        if len(far_ok):
+            far = int(self.rng.choice(far_ok))
+        else:
+            far = int(np.argmax(np.abs(d)))
+        side = np.sign(d[far])
+        same_side = np.sign(d) == side
+        near_ok = np.flatnonzero(same_side & (np.abs(d) > 0) & (np.abs(d) <= self.d_pos))
+        if not len(near_ok):  # the reference sits at the clip's end: take the nearest other frame
+            near_ok = np.flatnonzero(same_side & (np.abs(d) > 0))[:1] if side > 0 else np.array([ref - 1])
+        near = int(self.rng.choice(near_ok))
+        lo, hi = sorted((abs(d[near]), abs(d[far])))
+        inter_ok = np.flatnonzero(same_side & (np.abs(d) > lo) & (np.abs(d) < hi))
+        inter = int(self.rng.choice(inter_ok)) if len(inter_ok) else near
+        frames = np.array([ref, near, inter, far])
+        return frames, np.abs(d[frames[1:]])
+
+    def sample(self) -> TupleBatch:
+        clips = self.rng.choice(len(self.times), size=self.batch, p=self._weights)
+        rows = [self._tuple(int(c)) for c in clips]
+        return TupleBatch(
+            clip=clips,
+            frames=np.stack([r[0] for r in rows]),
+            distance=np.stack([r[1] for r in rows]),
+            seed=int(self.rng.integers(2**62)),
         )

@@ -107,3 +107,31 @@ def tiny_config(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_TOML)
     return path
+
+
+@pytest.fixture(scope="session")
+def grav_run(tmp_path_factory, dive_folder) -> Path:
+    """A 2-step pretrain-gravity run on the two tiny dives (128x256)."""
+    from test_cli import run
+
+    folder = tmp_path_factory.mktemp("grav")
+    config = folder / "tiny.toml"
+    config.write_text("[model]\nframe_size = [128, 256]\n[train]\nbatch = 2\ncheckpoint_every = 2\n")
+    result = run("pretrain-gravity", dive_folder, "-o", folder / "run", "--config", config, "--steps", 2)
+    assert result.exit_code == 0, result.stderr
+    return folder / "run"
+
+
+@pytest.fixture(scope="session")
+def tiny_pose_model(tmp_path_factory, dive_folder, grav_run) -> Path:
+    """model.pt of a 1-step train run with the tiny dives' truth as labels."""
+    from test_cli import run
+
+    folder = tmp_path_factory.mktemp("posemodel")
+    config = folder / "train.toml"
+    config.write_text("[train]\nbatch = 2\n[pose]\nsteps = 30\nbatch = 32\n")
+    out = folder / "run"
+    result = run("train", dive_folder, "--init", grav_run, "-o", out, "--config", config, "--labels", dive_folder,
+                 "--steps", 1)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return out / "model.pt"

@@ -1,0 +1,206 @@
+"""Paper Tables 4-5 on the sample data: N-MPJPE on the held-out diver by variant and label fraction.
+
+Every variant starts from the same pretrain-gravity run and trains its self-supervised stage for
+the same wall-clock time on this machine, on the training divers' clips only (the held-out
+diver's clips are never seen, labelled or not). Then Φ (the default regressor) is fitted on every
+K-th labelled frame of the training clips, for each label fraction, and evaluated on every frame
+of the held-out clips. The gravity initialisation itself, with no self-supervised stage, is
+reported as a reference row.
+
+Also the disentanglement check of paper §4.4.3 on the ``ours`` model: KMeans on ti and on tv of
+the in-flight frames of all clips against diver identity (accuracy after the best one-to-one
+matching of clusters to divers), and Φ fitted on ti instead of tv.
+
+    python benchmarks/bench_pose.py --init runs/grav --minutes 5 --out benchmarks/results/pose
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.cluster.vq import kmeans2
+from scipy.optimize import linear_sum_assignment
+
+from divekit.config import LossConfig, ModelConfig
+from divekit.data import load_clip
+from divekit.labels import every_kth, read_labels
+from divekit.metrics import pose_report
+from divekit.pose import PoseConfig, clip_codes, fit_regressor, predict_poses
+from divekit.selfsup import SelfSupConfig, Variant
+from divekit.training import TrainConfig
+from divekit.trainrun import TrainSettings, build_selfsup_trainer, load_init, pose_targets
+
+FRACTIONS = (0.05, 0.2, 1.0)
+
+
+def train_for(trainer, seconds: float, chunk: int = 25) -> None:
+    """Run the engine in chunks of steps until its own step clock passes ``seconds``."""
+    while trainer.elapsed_s < seconds:
+        trainer.cfg = replace(trainer.cfg, steps=trainer.step + chunk)
+        trainer.fit()
+
+
+def identity_accuracy(features: np.ndarray, identity: np.ndarray, seed: int = 0) -> float:
+    """KMeans (k = number of identities) on standardised features; accuracy after Hungarian matching."""
+    x = (features - features.mean(0)) / (features.std(0) + 1e-6)
+    k = len(np.unique(identity))
+    best, best_distortion = 0.0, np.inf
+    for attempt in range(5):  # KMeans restarts; keep the lowest-distortion clustering's accuracy
+        centroids, labels = kmeans2(x, k, seed=seed + attempt, minit="++")
+        distortion = ((x - centroids[labels]) ** 2).sum()
+        if distortion < best_distortion:
+            best_distortion = distortion
+            ids = np.unique(identity)
+            table = np.array([[np.sum((labels == c) & (identity == i)) for i in ids] for c in range(k)])
+            rows, cols = linear_sum_assignment(-table)
+            best = table[rows, cols].sum() / len(identity)
+    return float(best)
+
+
+@torch.no_grad()
+def latents(net, clip) -> tuple[np.ndarray, np.ndarray]:
+    """(N, tv) and (N, ti) of every frame of ``clip`` (eval mode)."""
+    codes = clip_codes(net, None, clip, Variant.named("ours"), use_2d=False)
+    boxes = torch.from_numpy(codes.boxes).float()
+    from divekit.inference import frames_to_tensor
+
+    net.eval()
+    ti = []
+    for lo in range(0, len(clip), 64):
+        frames = frames_to_tensor(clip.frames[lo : lo + 64])
+        ti.append(net.encode(net.crop(frames, boxes[lo : lo + 64]))[1])
+    return codes.latent, torch.cat(ti).numpy()
+
+
+def evaluate_fractions(train_codes, heldout_codes, table, train_names, heldout_names, pose_cfg) -> dict:
+    out = {}
+    for fraction in FRACTIONS:
+        subsets = {k: every_kth(table[k], fraction) for k in train_names}
+        x = np.concatenate([train_codes[k][v.frames] for k, v in subsets.items()])
+        y = np.concatenate([pose_targets(v) for v in subsets.values()])
+        t0 = time.perf_counter()
+        phi, _ = fit_regressor(x, y, pose_cfg)
+        fit_s = time.perf_counter() - t0
+        pred = np.concatenate([predict_poses(phi, heldout_codes[k])[table[k].frames] for k in heldout_names])
+        gt = np.concatenate([pose_targets(table[k]) for k in heldout_names])
+        report = pose_report(pred, gt)
+        out[str(fraction)] = {
+            "labelled_frames": len(x),
+            "n_mpjpe_mm": report["n_mpjpe_mm"],
+            "mpjpe_mm": report["mpjpe_mm"],
+            "p_mpjpe_mm": report["p_mpjpe_mm"],
+            "phi_fit_s": round(fit_s, 1),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--init", type=Path, required=True, help="pretrain-gravity run trained on the training split")
+    parser.add_argument("--data", type=Path, default=Path("sample_data"))
+    parser.add_argument("--minutes", type=float, default=5.0, help="self-supervised training time per variant")
+    parser.add_argument("--variants", default="ours,css,ae,nosplit")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pose"))
+    parser.add_argument("--pose-steps", type=int, default=PoseConfig.steps)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    splits = json.loads((args.data / "splits.json").read_text())
+    init_record, weights = load_init(args.init)
+    model_cfg = ModelConfig.from_dict(init_record["model"])
+    loss_cfg = LossConfig.from_dict(init_record["loss"])
+    print(f"loading {len(splits['train'])} training and {len(splits['heldout'])} held-out clips", file=sys.stderr)
+    train_clips = [load_clip(args.data / f"{n}.mp4", model_cfg.frame_size) for n in splits["train"]]
+    heldout_clips = [load_clip(args.data / f"{n}.mp4", model_cfg.frame_size) for n in splits["heldout"]]
+    table = read_labels([args.data])
+    pose_cfg = PoseConfig(steps=args.pose_steps)
+    meta = {n: json.loads((args.data / f"{n}.json").read_text()) for n in splits["train"] + splits["heldout"]}
+
+    results: dict = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor() or 'cpu'}",
+        "minutes_per_variant": args.minutes,
+        "pose": {"regressor": pose_cfg.regressor, "steps": pose_cfg.steps},
+        "variants": {},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in ["init", *args.variants.split(",")]:
+        variant = "ours" if name == "init" else name
+        settings = TrainSettings(
+            model_cfg,
+            loss_cfg,
+            TrainConfig(steps=1, seed=0, checkpoint_every=10**9, log_every=25),
+            SelfSupConfig(variant=variant),
+            pose_cfg,
+            init=weights,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = build_selfsup_trainer(train_clips, Path(tmp), settings)
+            if name != "init":
+                print(f"{name}: self-supervised training for {args.minutes} min", file=sys.stderr)
+                train_for(trainer, args.minutes * 60)
+        net = trainer.model.net
+        v = Variant.named(variant)
+        train_codes = {c.name: clip_codes(net, None, c, v).latent for c in train_clips}
+        heldout_codes = {c.name: clip_codes(net, None, c, v).latent for c in heldout_clips}
+        row = {
+            "steps": trainer.step,
+            "elapsed_s": round(trainer.elapsed_s, 1),
+            "fractions": evaluate_fractions(
+                train_codes, heldout_codes, table, splits["train"], splits["heldout"], pose_cfg
+            ),
+        }
+        if name == "ours":
+            tv, ti, identity = [], [], []
+            for clip in train_clips + heldout_clips:
+                a, b = latents(net, clip)
+                flight = np.asarray(meta[clip.name]["in_flight"], dtype=bool)
+                tv.append(a[flight])
+                ti.append(b[flight])
+                identity.append(np.full(flight.sum(), meta[clip.name]["diver"]["id"]))
+            tv, ti, identity = np.concatenate(tv), np.concatenate(ti), np.concatenate(identity)
+            ti_codes_train = {c.name: latents(net, c)[1] for c in train_clips}
+            ti_codes_held = {c.name: latents(net, c)[1] for c in heldout_clips}
+            row["disentanglement"] = {
+                "frames": len(identity),
+                "divers": int(len(np.unique(identity))),
+                "kmeans_identity_accuracy_ti": round(identity_accuracy(ti, identity), 3),
+                "kmeans_identity_accuracy_tv": round(identity_accuracy(tv, identity), 3),
+                "phi_on_ti": evaluate_fractions(
+                    ti_codes_train, ti_codes_held, table, splits["train"], splits["heldout"], pose_cfg
+                )["1.0"],
+            }
+        results["variants"][name] = row
+        print(json.dumps({name: row}), file=sys.stderr)
+        (args.out / "results.json").write_text(json.dumps(results, indent=2))
+
+    lines = [
+        f"N-MPJPE (mm) on the held-out diver, {args.minutes:g} min of self-supervised training per variant",
+        "| variant | steps | " + " | ".join(f"{f:.0%} labels" for f in FRACTIONS) + " |",
+        "|---|---|" + "---|" * len(FRACTIONS),
+    ]
+    for name, row in results["variants"].items():
+        cells = " | ".join(f"{row['fractions'][str(f)]['n_mpjpe_mm']:.1f}" for f in FRACTIONS)
+        lines.append(f"| {name} | {row['steps']} | {cells} |")
+    if "ours" in results["variants"] and "disentanglement" in results["variants"]["ours"]:
+        d = results["variants"]["ours"]["disentanglement"]
+        lines.append(
+            f"\nKMeans vs diver identity ({d['frames']} in-flight frames, {d['divers']} divers): "
+            f"ti {d['kmeans_identity_accuracy_ti']:.1%}, tv {d['kmeans_identity_accuracy_tv']:.1%}; "
+            f"Φ on ti at 100 %: N-MPJPE {d['phi_on_ti']['n_mpjpe_mm']:.1f} mm"
+        )
+    text = "\n".join(lines)
+    (args.out / "table.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
