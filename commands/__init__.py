@@ -8,7 +8,7 @@ import typer
 
 from divekit import __version__
 
-from . import background, pretrain_gravity, synth
+from . import analyze, background, evaluate, pretrain_gravity, synth, train
 
 app = typer.Typer(
     name="divekit",
@@ -38,6 +38,9 @@ def _root(
 app.command("synth")(synth.synth)
 app.command("background")(background.background)
 app.command("pretrain-gravity")(pretrain_gravity.pretrain_gravity)
+app.command("train")(train.train)
+app.command("analyze")(analyze.analyze)
+app.command("evaluate")(evaluate.evaluate)
 
 
 def main() -> None:

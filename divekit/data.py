@@ -49,6 +49,25 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
+def find_background(reader: VideoReader, video: Path, background_dir: Path | None = None) -> tuple[np.ndarray, str]:
+    """The empty scene at the reader's size, and where it came from.
+
+    ``<stem>.background.png`` (beside the video, or in ``background_dir``) when it exists, after
+    checking it has the video's size; otherwise estimated from the clip (``divekit background``'s
+    auto rule).
+    """
+    source = (reader.info.source_width, reader.info.source_height)
+    png = background_path(video, background_dir)
+    if png.exists():
+        image = load_png(png)
+        if (image.shape[1], image.shape[0]) != source:
+            size = f"{image.shape[1]}x{image.shape[0]}"
+            raise DivekitError(f"background {png} is {size} but {Path(video).name} is {source[0]}x{source[1]}")
+        return _resize(image, (reader.info.width, reader.info.height)), str(png)
+    background, method = estimate_background(reader, "auto")
+    return background, f"estimated ({method})"
+
+
 def load_clip(
     video: Path,
     frame_size: tuple[int, int],
@@ -65,16 +84,7 @@ def load_clip(
     if len(reader) < MIN_FRAMES:
         raise DivekitError(f"{video} has {len(reader)} frames; at least {MIN_FRAMES} are needed")
     source = (reader.info.source_width, reader.info.source_height)
-    png = background_path(video, background_dir)
-    if png.exists():
-        image = load_png(png)
-        if (image.shape[1], image.shape[0]) != source:
-            size = f"{image.shape[1]}x{image.shape[0]}"
-            raise DivekitError(f"background {png} is {size} but {Path(video).name} is {source[0]}x{source[1]}")
-        background, origin = _resize(image, tuple(frame_size)), str(png)
-    else:
-        background, method = estimate_background(reader, "auto")
-        origin = f"estimated ({method})"
+    background, origin = find_background(reader, video, background_dir)
     frames = np.empty((len(reader), reader.info.height, reader.info.width, 3), dtype=np.uint8)
     for idx, batch, _ in reader.iter_batches(64):
         frames[idx] = batch

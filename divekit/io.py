@@ -93,3 +93,24 @@ def refuse_existing(paths: list[Path], force: bool) -> None:
     if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise DivekitError(f"{existing[0]} already exists{more}; use --force to overwrite")
+
+
+def replace_dir(built: Path, target: Path) -> None:
+    """Put the finished folder ``built`` at ``target``; an existing ``target`` is removed only after.
+
+    Two renames on one filesystem: until the first, ``target`` is untouched; after the second it
+    is the new folder. The old one is deleted last, so a failure at any point loses nothing.
+    """
+    built, target = Path(built), Path(target)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(built, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

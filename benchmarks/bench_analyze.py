@@ -1,0 +1,196 @@
+"""`divekit analyze` against truth, and its speed and memory.
+
+Accuracy: every clip of the given folders (defaults: the held-out diver's sample clips, and new
+clips rendered with another seed, some at a variable frame rate) is analysed with the given model
+(default: the one shipped in the package); each figure is compared with the clip's ground truth
+(``<clip>.json``, ``<clip>.truth.csv``).
+
+Speed: frames/s of the whole per-frame pipeline (decode + detector + encoder + Φ) on the first
+clip, and peak memory (max RSS of a fresh process) for that clip repeated 1x, 4x and 16x.
+
+    python benchmarks/bench_analyze.py --new-clips 10 --seed 777 --out benchmarks/results/analyze
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from divekit.analyze import analyze_video, load_model, track_video
+from divekit.labels import read_labels
+from divekit.metrics import pose_report
+from divekit.video import VideoReader, VideoWriter
+
+SAMPLE = Path("sample_data")
+FORWARD = {"forward": 1, "inward": 1, "back": -1, "backward": -1, "reverse": -1}
+
+
+def heldout_clips(data: Path) -> list[Path]:
+    splits = json.loads((data / "splits.json").read_text())
+    return [data / f"{name}.mp4" for name in splits["heldout"]]
+
+
+def render_new(folder: Path, count: int, seed: int) -> list[Path]:
+    subprocess.run(
+        [sys.executable, "-m", "divekit", "synth", str(folder), "--clips", str(count), "--seed", str(seed),
+         "--divers", "4,5"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return sorted(folder.glob("*.mp4"))
+
+
+def compare(video: Path, report_dir: Path, model, name: str) -> dict:
+    truth = json.loads(video.with_suffix(".json").read_text())
+    report = analyze_video(model, name, video, report_dir)
+    s = report.summary
+    dt = float(np.median(np.diff(VideoReader(video).timestamps)))
+    dive = truth["dive"]
+    row = {
+        "clip": video.stem,
+        "vfr": truth["variable_fps"],
+        "dive": dive["name"],
+        "flight_found": s["flight_found"],
+    }
+    if not s["flight_found"]:
+        return row
+    true_flight = truth["entry_time_s"] - truth["takeoff_time_s"]
+    pred = pd.read_csv(report_dir / "frames.csv")
+    labels = read_labels([video.with_suffix(".truth.csv")])[video.stem]
+    joints = pred[[c for c in pred.columns if c[-2:] in ("_x", "_y", "_z")]].to_numpy().reshape(len(pred), 13, 3)
+    poses = pose_report(joints[labels.frames], labels.xyz)
+    sign = FORWARD.get(dive["direction"], 1)
+
+    def err(key, true, scale=1.0):
+        return None if s.get(key) is None else (s[key] - true) * scale
+
+    row.update(
+        mpp_err_pct=err("metres_per_pixel", truth["metres_per_pixel"], 100 / truth["metres_per_pixel"]),
+        flight_err_frames=err("flight_time_s", true_flight, 1 / dt),
+        takeoff_err_frames=err("takeoff_time_s", truth["takeoff_time_s"], 1 / dt),
+        apex_err_cm=err("apex_height_m", truth["apex_height_m"], 100),
+        entry_speed_err_pct=err("entry_speed_mps", truth["entry_speed_m_s"], 100 / truth["entry_speed_m_s"]),
+        somersault_err_turns=err("somersaults", sign * dive["somersaults"]),
+        twist_err_turns=None if s.get("twists") is None else abs(s["twists"]) - dive["twists"],
+        position_ok=s.get("position") == dive["position"],
+        n_mpjpe_mm=poses["n_mpjpe_mm"],
+        mpjpe_mm=poses["mpjpe_mm"],
+    )
+    return row
+
+
+def speed(model, video: Path, repeats: int = 3) -> dict:
+    reader = VideoReader(video)
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        track_video(model, video)
+        best = min(best, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for _ in reader.iter_batches(64):
+        pass
+    decode = time.perf_counter() - t0
+    return {
+        "clip": video.name,
+        "size": f"{reader.info.source_width}x{reader.info.source_height}",
+        "frames": len(reader),
+        "analyze_fps": round(len(reader) / best, 1),
+        "decode_only_fps": round(len(reader) / decode, 1),
+    }
+
+
+def repeated(video: Path, times: int, out: Path) -> Path:
+    """``video`` played ``times`` times in a row, with continuing timestamps."""
+    reader = VideoReader(video)
+    period = reader.timestamps[-1] + float(np.median(np.diff(reader.timestamps)))
+    with VideoWriter(out, reader.info.width, reader.info.height) as writer:
+        for k in range(times):
+            for _, frames, ts in reader.iter_batches(64):
+                for frame, t in zip(frames, ts, strict=True):
+                    writer.write(frame, k * period + t)
+    return out
+
+
+MEMORY_CHILD = """
+import resource, sys
+from pathlib import Path
+from divekit.analyze import load_model, track_video
+model, _, _ = load_model(None if sys.argv[2] == '-' else Path(sys.argv[2]))
+track = track_video(model, Path(sys.argv[1]))
+print(len(track.times), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def memory(video: Path, model_arg: str, factors=(1, 4, 16)) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for factor in factors:
+            clip = repeated(video, factor, Path(tmp) / f"x{factor}.mp4")
+            background_png = video.with_suffix("").with_suffix(".background.png")
+            if background_png.exists():
+                (Path(tmp) / f"x{factor}.background.png").write_bytes(background_png.read_bytes())
+            out = subprocess.run(
+                [sys.executable, "-c", MEMORY_CHILD, str(clip), model_arg], check=True, capture_output=True, text=True
+            ).stdout.split()
+            rows.append({"repeat": factor, "frames": int(out[0]), "peak_rss_mb": round(int(out[1]) / 1024, 1)})
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    found = [r for r in rows if r["flight_found"]]
+    out = {"clips": len(rows), "flight_found": len(found)}
+    for key in ("mpp_err_pct", "flight_err_frames", "takeoff_err_frames", "apex_err_cm", "entry_speed_err_pct",
+                "somersault_err_turns", "twist_err_turns", "n_mpjpe_mm"):  # fmt: skip
+        values = np.array([r[key] for r in found if r.get(key) is not None], dtype=float)
+        if len(values):
+            out[key] = {
+                "median_abs": round(float(np.median(np.abs(values))), 3),
+                "max_abs": round(float(np.max(np.abs(values))), 3),
+                "n": len(values),
+            }
+    out["position_correct"] = sum(bool(r.get("position_ok")) for r in found)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="train run or model.pt (default: the shipped one)")
+    parser.add_argument("--data", type=Path, default=SAMPLE)
+    parser.add_argument("--new-clips", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=777)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analyze"))
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    model, _, name = load_model(args.model)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}", "model": name}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sets = {"heldout": heldout_clips(args.data)}
+        if args.new_clips:
+            sets[f"new_seed{args.seed}"] = render_new(tmp / "new", args.new_clips, args.seed)
+        for label, clips in sets.items():
+            rows = [compare(v, tmp / "reports" / label / v.stem, model, name) for v in clips]
+            results[label] = {"summary": summarise(rows), "clips": rows}
+            print(json.dumps({label: results[label]["summary"]}), file=sys.stderr)
+        results["speed"] = speed(model, sets["heldout"][0])
+        print(json.dumps(results["speed"]), file=sys.stderr)
+    if not args.skip_memory:
+        results["memory"] = memory(sets["heldout"][0], str(args.model) if args.model else "-")
+        print(json.dumps(results["memory"]), file=sys.stderr)
+    results["peak_rss_this_process_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps({k: v["summary"] for k, v in results.items() if isinstance(v, dict) and "summary" in v}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""`divekit analyze`: tracked, posed, gravity-calibrated dive reports, one folder per video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._cli import console, user_errors
+
+
+def _fmt(value, spec: str, unit: str = "") -> str:
+    return "—" if value is None else f"{value:{spec}}{unit}"
+
+
+@user_errors
+def analyze(
+    videos: Annotated[list[Path], typer.Argument(help="Dive videos (files or folders).", show_default=False)],
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A train run folder or model.pt (default: the model shipped with divekit)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the reports: one sub-folder per video.")] = Path(
+        "analysis"
+    ),
+    overlay: Annotated[
+        bool, typer.Option("--overlay", help="Also write overlay.mp4: box, skeleton and running figures.")
+    ] = False,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration TOML with a known metres_per_pixel (overrides the fall's).")
+    ] = None,
+    save_calibration: Annotated[
+        Path | None,
+        typer.Option(help="Write the scale measured from the (first) dive's fall as a calibration TOML to reuse."),
+    ] = None,
+    backgrounds: Annotated[
+        Path | None, typer.Option(help="Folder of <stem>.background.png (default: beside each video, else estimated).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing reports.")] = False,
+) -> None:
+    """Track the diver, estimate 3D pose, and measure the dive with gravity as the ruler (paper §3.2, S.3)."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from divekit.analyze import analyze_video, load_model
+    from divekit.calibration.calibfile import Calibration, load_calibration
+    from divekit.calibration.calibfile import save_calibration as write_calibration
+    from divekit.errors import DivekitError
+    from divekit.io import ensure_writable_dir
+    from divekit.video import VideoReader, find_videos
+
+    from ._cli import progress_columns
+
+    paths = find_videos(videos)
+    stems = [p.stem for p in paths]
+    if len(set(stems)) != len(stems):
+        raise DivekitError("two videos share a name; their reports would land in the same folder")
+    for path in paths:  # every input must open before anything is written
+        VideoReader(path)
+    known = load_calibration(calibration) if calibration else None
+    if save_calibration is not None and save_calibration.exists() and not force:
+        raise DivekitError(f"{save_calibration} exists; use --force to replace it")
+    targets = [out / stem for stem in stems]
+    existing = [t for t in targets if t.exists()]
+    if existing and not force:
+        raise DivekitError(f"{existing[0]} already holds a report; use --force to replace it")
+    net, record, name = load_model(model)
+    ensure_writable_dir(out)
+
+    reports = []
+    with Progress(*progress_columns(), console=console) as progress:
+        for path, target in zip(paths, targets, strict=True):
+            task = progress.add_task(path.name, total=None)
+
+            def tick(done: int, total: int, task=task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            reports.append(
+                analyze_video(
+                    net,
+                    name,
+                    path,
+                    target,
+                    calibration=known,
+                    calibration_file=calibration,
+                    overlay=overlay,
+                    background_dir=backgrounds,
+                    progress=tick,
+                )  # fmt: skip
+            )
+
+    table = Table(title=f"divekit analyze — model: {name}")
+    for column in ("video", "flight s", "m/px", "apex m", "entry m/s", "turns", "twists", "position"):
+        table.add_column(column, overflow="fold")
+    for report in reports:
+        s = report.summary
+        table.add_row(
+            report.video.name,
+            _fmt(s.get("flight_time_s"), ".2f"),
+            _fmt(s.get("metres_per_pixel"), ".4f"),
+            _fmt(s.get("apex_height_m"), ".2f"),
+            _fmt(s.get("entry_speed_mps"), ".1f"),
+            _fmt(s.get("somersaults"), "+.2f"),
+            _fmt(s.get("twists"), "+.2f"),
+            s.get("position") or "—",
+        )
+    console.print(table)
+    for report in reports:  # why a figure is missing, in full
+        if report.summary.get("reason"):
+            console.print(f"{report.video.name}: {report.summary['reason']}", highlight=False)
+    console.print(f"reports in {out}/<video>/: {', '.join(reports[0].wrote)}")
+
+    if save_calibration is not None:
+        measured = next((r.summary for r in reports if r.summary.get("metres_per_pixel_source") == "fall"), None)
+        if measured is None:
+            raise DivekitError("no dive gave a scale from its fall; nothing to save as a calibration")
+        write_calibration(
+            save_calibration,
+            Calibration(measured["metres_per_pixel"], measured.get("metres_per_pixel_uncertainty")),
+            source=measured["video"],
+        )
+        console.print(f"calibration saved to {save_calibration}")

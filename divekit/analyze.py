@@ -1,0 +1,264 @@
+"""`divekit analyze`: one video in, a tracked, posed, gravity-calibrated dive report out.
+
+Per frame the pose model (:class:`divekit.pose.PoseModel`: DiveNet + Φ + the centre-of-mass
+head) gives the diver's box, the 13 joints (metres, pelvis-centred, camera frame) and where in
+the box the centre of mass is. The centre-of-mass track, on the video's own timestamps, is what
+falls at g: :func:`divekit.divemetrics.dive_report` finds the flight in it, fits the parabola
+whose acceleration gives metres per pixel (unless a calibration file gives the scale) and
+computes the dive figures. The video is streamed in batches, so memory does not grow with its
+length: only a few numbers per frame are kept.
+
+Outputs, in one folder per video: ``frames.csv``, ``summary.json``, ``height.png``,
+``rotation.png``, ``skeletons.png`` and, on request, ``overlay.mp4``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from divekit.calibration.calibfile import Calibration
+from divekit.data import find_background
+from divekit.divemetrics import Flight, dive_report, rotation_angle
+from divekit.errors import DivekitError
+from divekit.inference import boxes_to_pixels, frames_to_tensor
+from divekit.io import atomic_path, replace_dir, write_json_atomic
+from divekit.pose import PoseModel, load_pose_model
+from divekit.skeleton import JOINTS
+from divekit.video import VideoReader
+
+DEFAULT_MODEL = "default_model.pt"
+FRAME_COLUMNS = ["frame", "time_s", "box_cx", "box_cy", "box_w", "box_h", "in_flight"] + [
+    f"{joint}_{axis}" for joint in JOINTS for axis in "xyz"
+]
+
+
+def default_model_path() -> Path:
+    """The pose model that ships inside the package (trained on sample_data/, see the README)."""
+    return Path(str(resources.files("divekit") / "assets" / DEFAULT_MODEL))
+
+
+def load_model(path: Path | None) -> tuple[PoseModel, dict[str, Any], str]:
+    """(model, record, name): ``path`` is a train run folder or a model file; None means the default."""
+    if path is None:
+        path = default_model_path()
+        if not path.exists():
+            raise DivekitError(f"the default model is missing from this install ({path}); pass --model")
+        name = "default (sample_data)"
+    else:
+        name = str(path)
+        if not Path(path).exists():
+            raise DivekitError(f"no model at {path}")
+    model, record = load_pose_model(Path(path))
+    return model, record, name
+
+
+@dataclass
+class Track:
+    """Per-frame outputs of the model on one video, in the video's own pixels."""
+
+    times: np.ndarray  # (N,) seconds
+    boxes: np.ndarray  # (N, 4) cx, cy, w, h
+    centres: np.ndarray  # (N, 2) the centre of mass, x, y
+    joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame
+    source_size: tuple[int, int]
+    background_source: str
+
+
+@torch.no_grad()
+def track_video(
+    model: PoseModel,
+    video: Path,
+    *,
+    background_dir: Path | None = None,
+    batch: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> Track:
+    """Run the model over every frame of ``video``, streaming ``batch`` frames at a time."""
+    cfg = model.net.config
+    reader = VideoReader(video, size=tuple(cfg.frame_size))
+    if len(reader) == 0:
+        raise DivekitError(f"{video} has no frames")
+    background, origin = find_background(reader, Path(video), background_dir)
+    bg = frames_to_tensor(background[None])
+    source = (reader.info.source_width, reader.info.source_height)
+    n = len(reader)
+    boxes = np.empty((n, 4))
+    centres = np.empty((n, 2))
+    joints = np.empty((n, len(JOINTS), 3))
+    for idx, frames, _ in reader.iter_batches(batch):
+        x = frames_to_tensor(frames)
+        box, pose, centre = model(x, bg.expand(len(x), -1, -1, -1))
+        box = box.double().numpy()
+        boxes[idx] = box
+        # the centre of mass from crop coordinates to affine units of the frame: u + s·c
+        centres[idx] = box[:, 2:] + box[:, :2] * centre.double().numpy()
+        joints[idx] = pose.double().numpy()
+        if progress:
+            progress(int(idx[-1]) + 1, n)
+    px = boxes_to_pixels(boxes, source)
+    w, h = source
+    centres_px = np.stack([(centres[:, 0] + 1) * w / 2, (centres[:, 1] + 1) * h / 2], 1)
+    return Track(reader.timestamps.copy(), px, centres_px, joints, source, origin)
+
+
+def frames_dataframe(track: Track, in_flight: np.ndarray) -> pd.DataFrame:
+    """One row per frame: ``FRAME_COLUMNS``."""
+    n = len(track.times)
+    data: dict[str, Any] = {
+        "frame": np.arange(n),
+        "time_s": track.times,
+        "box_cx": track.boxes[:, 0],
+        "box_cy": track.boxes[:, 1],
+        "box_w": track.boxes[:, 2],
+        "box_h": track.boxes[:, 3],
+        "in_flight": in_flight.astype(int),
+    }
+    for j, joint in enumerate(JOINTS):
+        for a, axis in enumerate("xyz"):
+            data[f"{joint}_{axis}"] = track.joints[:, j, a]
+    return pd.DataFrame(data, columns=FRAME_COLUMNS)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN/inf to None, floats rounded sensibly."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, 6)
+    return value
+
+
+@dataclass
+class VideoReport:
+    video: Path
+    out_dir: Path
+    summary: dict[str, Any]
+    wrote: list[str]
+
+
+def analyze_video(
+    model: PoseModel,
+    model_name: str,
+    video: Path,
+    out_dir: Path,
+    *,
+    calibration: Calibration | None = None,
+    calibration_file: Path | None = None,
+    overlay: bool = False,
+    background_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VideoReport:
+    """Track, pose and measure one video; its report replaces ``out_dir`` once complete."""
+    track = track_video(model, video, background_dir=background_dir, progress=progress)
+    summary, flight = dive_report(
+        track.times,
+        track.centres[:, 0],
+        track.centres[:, 1],
+        track.joints,
+        box_h=track.boxes[:, 3],
+        metres_per_pixel=calibration.metres_per_pixel if calibration else None,
+        metres_per_pixel_uncertainty=calibration.metres_per_pixel_uncertainty if calibration else None,
+    )
+    in_flight = flight.in_flight if flight is not None else np.zeros(len(track.times), dtype=bool)
+    summary = {k: _clean(v) for k, v in summary.items()}
+    summary.update(
+        video=str(video),
+        frames=len(track.times),
+        model=model_name,
+        background=track.background_source,
+        calibration=str(calibration_file) if calibration_file else None,
+    )
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # build the report beside its destination and swap it in complete (an old report survives any failure)
+    stage = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.building-"))
+    try:
+        wrote = _write_report(stage, video, track, summary, flight, in_flight, overlay)
+        replace_dir(stage, out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return VideoReport(Path(video), out_dir, summary, wrote)
+
+
+def _write_report(
+    out_dir: Path,
+    video: Path,
+    track: Track,
+    summary: dict[str, Any],
+    flight: Flight | None,
+    in_flight: np.ndarray,
+    overlay: bool,
+) -> list[str]:
+    from divekit.overlay import project_skeleton, write_overlay
+    from divekit.report_plots import plot_height, plot_rotation, plot_skeleton_strip
+
+    wrote = []
+    with atomic_path(out_dir / "frames.csv") as tmp:
+        frames_dataframe(track, in_flight).to_csv(tmp, index=False, float_format="%.5f")
+    wrote.append("frames.csv")
+    mpp = summary.get("metres_per_pixel")
+    fit = flight.fit if flight else None
+    plot_height(track.times, track.centres[:, 1], in_flight, fit, mpp, out_dir / "height.png")
+    angle = rotation_angle(track.joints, in_flight)
+    plot_rotation(track.times, angle, out_dir / "rotation.png")
+    plot_skeleton_strip(track.joints, in_flight, out_dir / "skeletons.png", times=track.times)
+    wrote += ["height.png", "rotation.png", "skeletons.png"]
+    if overlay:
+        scale = mpp if mpp else _scale_from_boxes(track)
+        joints_px = project_skeleton(track.joints, track.centres, None, scale)
+        lines = _running_lines(track, in_flight, angle, summary)
+        write_overlay(Path(video), out_dir / "overlay.mp4", track.boxes, joints_px, lines)
+        wrote.append("overlay.mp4")
+    write_json_atomic(out_dir / "summary.json", summary)
+    wrote.append("summary.json")
+    return wrote
+
+
+def _scale_from_boxes(track: Track) -> float:
+    """Metres per pixel when the fall gives none: the skeleton's height fitted to the box height."""
+    extent = np.ptp(track.joints[..., 1], axis=1) + 0.24  # joint centres, padded as the truth boxes are
+    ratio = extent / np.maximum(track.boxes[:, 3], 1.0)
+    return float(np.median(ratio[np.isfinite(ratio)])) if np.isfinite(ratio).any() else 0.01
+
+
+def _running_lines(track: Track, in_flight: np.ndarray, angle: np.ndarray, summary: dict) -> list[list[str]]:
+    """The figures drawn on each overlay frame: time, phase, somersault turns so far, and the totals."""
+    lines = []
+    start = np.flatnonzero(in_flight)[0] if in_flight.any() else None
+    for k, t in enumerate(track.times):
+        rows = [f"t {t:6.2f} s  {'IN FLIGHT' if in_flight[k] else ''}"]
+        if start is not None and np.isfinite(angle[k]):
+            rows.append(f"rotation {(angle[k] - angle[start]) / 360:+.2f} turns")
+        if summary.get("flight_time_s") is not None:
+            rows.append(f"flight {summary['flight_time_s']:.2f} s")
+        if summary.get("apex_height_m") is not None:
+            rows.append(f"apex +{summary['apex_height_m']:.2f} m")
+        if summary.get("entry_speed_mps") is not None:
+            rows.append(f"entry {summary['entry_speed_mps']:.1f} m/s")
+        lines.append(rows)
+    return lines
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FRAME_COLUMNS",
+    "Track",
+    "VideoReport",
+    "default_model_path",
+    "load_model",
+    "track_video",
+    "frames_dataframe",
+    "analyze_video",
+]

@@ -1,0 +1,148 @@
+"""`divekit analyze`: the report of a dive, the no-flight case, the default model, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from test_cli import assert_one_line_error, run
+
+from divekit.analyze import FRAME_COLUMNS, default_model_path, load_model
+from divekit.divemetrics import SUMMARY_KEYS
+from divekit.skeleton import JOINTS
+from divekit.video import VideoReader, VideoWriter
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def empty_pool(tmp_path_factory) -> Path:
+    """A clip of an empty pool: texture and sensor noise, nothing falls."""
+    folder = tmp_path_factory.mktemp("empty")
+    rng = np.random.default_rng(0)
+    scene = rng.integers(40, 200, size=(256, 128, 3)).astype(np.uint8)
+    with VideoWriter(folder / "empty.mp4", 128, 256) as writer:
+        for k in range(40):
+            noise = rng.integers(-3, 4, size=scene.shape)
+            writer.write(np.clip(scene.astype(int) + noise, 0, 255).astype(np.uint8), k / 30)
+    return folder / "empty.mp4"
+
+
+def analyze(*args):
+    return run("analyze", *args)
+
+
+def test_report_has_frames_summary_and_plots(tmp_path, dive_folder, tiny_pose_model):
+    out = tmp_path / "reports"
+    result = analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    report = out / "dive0"
+    for name in ("frames.csv", "summary.json", "height.png", "rotation.png", "skeletons.png"):
+        assert (report / name).stat().st_size > 0, name
+    assert not (report / "overlay.mp4").exists()
+    frames = pd.read_csv(report / "frames.csv")
+    assert list(frames.columns) == FRAME_COLUMNS
+    reader = VideoReader(dive_folder / "dive0.mp4")
+    assert len(frames) == len(reader)
+    np.testing.assert_allclose(frames.time_s, reader.timestamps, atol=1e-4)
+    assert set(frames.in_flight.unique()) <= {0, 1}
+    summary = json.loads((report / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary) and summary["frames"] == len(reader)
+    assert summary["model"] == str(tiny_pose_model)
+    if summary["flight_found"]:
+        flight = frames[frames.in_flight == 1].time_s
+        assert flight.min() == pytest.approx(summary["takeoff_time_s"], abs=1e-4)
+    # the joints are pelvis-centred: the mean of the hips is the origin
+    hips = frames[[f"{j}_{a}" for j in ("left_hip", "right_hip") for a in "xyz"]].to_numpy().reshape(-1, 2, 3)
+    np.testing.assert_allclose(hips.mean(1), 0, atol=0.15)
+
+
+def test_overlay_video_keeps_every_frame_and_its_time(tmp_path, dive_folder, tiny_pose_model):
+    out = tmp_path / "reports"
+    result = analyze(dive_folder / "dive1.mp4", "--model", tiny_pose_model, "-o", out, "--overlay")
+    assert result.exit_code == 0, result.stderr
+    source, overlay = VideoReader(dive_folder / "dive1.mp4"), VideoReader(out / "dive1" / "overlay.mp4")
+    assert len(overlay) == len(source)
+    np.testing.assert_allclose(overlay.timestamps, source.timestamps, atol=1e-3)
+
+
+def test_no_flight_says_so_and_invents_nothing(tmp_path, empty_pool, tiny_pose_model):
+    out = tmp_path / "reports"
+    result = analyze(empty_pool, "--model", tiny_pose_model, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((out / "empty" / "summary.json").read_text())
+    assert summary["flight_found"] is False and "no flight" in summary["reason"]
+    for key in ("takeoff_time_s", "flight_time_s", "metres_per_pixel", "apex_height_m", "somersaults"):
+        assert summary[key] is None, key
+    assert "no flight" in result.stdout
+    frames = pd.read_csv(out / "empty" / "frames.csv")
+    assert frames.in_flight.sum() == 0
+
+
+def test_calibration_file_sets_the_scale_and_a_measured_one_can_be_saved(tmp_path, dive_folder, tiny_pose_model):
+    calib = tmp_path / "cam.toml"
+    calib.write_text("[calibration]\nmetres_per_pixel = 0.02\n")
+    out = tmp_path / "reports"
+    result = analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out, "--calibration", calib)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((out / "dive0" / "summary.json").read_text())
+    if summary["flight_found"]:
+        assert summary["metres_per_pixel"] == pytest.approx(0.02)
+        assert summary["metres_per_pixel_source"] == "calibration"
+    assert summary["calibration"] == str(calib)
+
+
+def test_existing_report_is_kept_without_force_and_replaced_with_it(tmp_path, dive_folder, tiny_pose_model):
+    out = tmp_path / "reports"
+    assert analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out).exit_code == 0
+    marker = out / "dive0" / "notes.txt"
+    marker.write_text("the coach's notes")
+    assert_one_line_error(analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out), "--force")
+    assert marker.read_text() == "the coach's notes"
+    result = analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out, "--force")
+    assert result.exit_code == 0, result.stderr
+    assert (out / "dive0" / "summary.json").exists() and not marker.exists()
+    assert [p.name for p in out.iterdir()] == ["dive0"]  # no staging folder left behind
+
+
+def test_bad_inputs_give_one_line_and_write_nothing(tmp_path, bad_videos, dive_folder, tiny_pose_model):
+    out = tmp_path / "reports"
+    assert_one_line_error(analyze(tmp_path / "missing.mp4", "--model", tiny_pose_model, "-o", out), "missing.mp4")
+    assert_one_line_error(analyze(bad_videos["text"], "--model", tiny_pose_model, "-o", out), "")
+    calib = tmp_path / "bad.toml"
+    calib.write_text("[calibration]\nnote = 'no scale'\n")
+    result = analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out, "--calibration", calib)
+    assert_one_line_error(result, "metres_per_pixel")
+    # a model checkpoint of another format version
+    payload = torch.load(tiny_pose_model, weights_only=True)
+    payload["version"] = 99
+    other = tmp_path / "future.pt"
+    torch.save(payload, other)
+    assert_one_line_error(analyze(dive_folder / "dive0.mp4", "--model", other, "-o", out), "version 99")
+    # a pretrain-gravity checkpoint is not a pose model
+    assert_one_line_error(analyze(dive_folder / "dive0.mp4", "--model", tmp_path / "nope", "-o", out), "no model")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_gravity_checkpoint_is_not_a_pose_model(tmp_path, dive_folder, grav_run):
+    result = analyze(dive_folder / "dive0.mp4", "--model", grav_run / "checkpoint.pt", "-o", tmp_path / "r")
+    assert_one_line_error(result, "pose model")
+
+
+@pytest.mark.skipif(not default_model_path().exists(), reason="the default model is not built into this checkout")
+def test_default_model_ships_small_and_analyzes_a_sample_clip(tmp_path):
+    assert default_model_path().stat().st_size <= 20 * 2**20
+    model, record, name = load_model(None)
+    assert record["stage"] == "pose" and len(JOINTS) == 13
+    clip = SAMPLE / "clip004_d4.mp4"
+    work = tmp_path / "clip.mp4"
+    shutil.copy(clip, work)  # no background PNG beside it: it is estimated
+    result = analyze(work, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "clip" / "summary.json").read_text())
+    assert summary["model"].startswith("default") and summary["flight_found"] is True
