@@ -56,7 +56,29 @@ def train(
     memory_gb: Annotated[float, typer.Option(help="Most memory the decoded clips may take.")] = 8.0,
     force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that holds a run.")] = False,
 ) -> None:
-    """Learn pose features without labels (DSL, paper §3.1), then fit 3D pose on few labels (Eq. 15)."""
+    """Learn pose features without labels (DSL, paper §3.1), then fit 3D pose on few labels (Eq. 15).
+
+    Under torchrun --nproc_per_node=N the self-supervised stage trains data-parallel: global batch =
+    batch x N; rank 0 fits Φ and writes every output.
+    """
+    from divekit import distributed
+
+    distributed.init_from_env(backend="gloo")  # under torchrun: join the other processes
+    try:
+        _train(
+            inputs, out, init, labels, label_fraction, variant, regressor, weak_2d, val, steps, config, resume,
+            backgrounds, seed, memory_gb, force, main=distributed.is_main(),
+        )  # fmt: skip
+    finally:
+        distributed.cleanup()
+
+
+def _train(
+    inputs, out, init, labels, label_fraction, variant, regressor, weak_2d, val, steps, config, resume,
+    backgrounds, seed, memory_gb, force, *, main: bool,
+) -> None:  # fmt: skip
+    import contextlib
+
     from divekit.errors import DivekitError
     from divekit.io import ensure_writable_dir
     from divekit.runsetup import train_settings
@@ -81,11 +103,12 @@ def train(
     if backgrounds is not None and not backgrounds.is_dir():
         raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
     ensure_writable_dir(out)
-    with console.status("preparing") as status:
+    with console.status("preparing") if main else contextlib.nullcontext() as status:
         progress = RichProgress(f"train ({settings.selfsup.variant})", show=("recon", "dsl", "css", "pose2d"))
 
         def on_status(message: str) -> None:
-            status.update(message)
+            if status is not None:
+                status.update(message)
 
         result = run_train(
             videos,
@@ -98,9 +121,11 @@ def train(
             resume=resume,
             background_dir=backgrounds,
             memory_gb=memory_gb,
-            callbacks=[progress],
+            callbacks=[progress] if main else [],
             on_status=on_status,
         )
+    if not main:
+        return
     console.print(f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min on {result.clips} clips")
     if result.metrics is None:
         console.print("no labels given: no pose regressor, poses.csv or metrics.json (pass --labels)")

@@ -23,8 +23,9 @@ equidistant frames it needs, so γ is 0 in this stage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from divekit.data import Clip
 from divekit.errors import DivekitError
 from divekit.gravity import frames_tensor
 from divekit.losses import pose2d_loss, reconstruction_loss
-from divekit.model import DiveNet, color_jitter
+from divekit.model import DiveNet, DiveOutput, color_jitter
 from divekit.sampling import TupleBatch
 from divekit.skeleton import JOINTS
 
@@ -110,13 +111,47 @@ class Theta(nn.Module):
         return self.net(tv).view(-1, len(JOINTS), 2)
 
 
+class SelfSupOutput(NamedTuple):
+    box: Tensor  # (B,4)
+    tv: Tensor  # (B,tv_dim), from the jittered crop when jitter is given
+    ti: Tensor  # (B,ti_dim), each frame's own (before any swap)
+    recon: DiveOutput | None  # the decoding pass, when the variant decodes
+    pose2d: Tensor | None  # (B,13,2) Θ(tv), with the Θ head
+
+
 class SelfSupModel(nn.Module):
-    """DiveNet plus the optional Θ head: what the self-supervised stage trains and checkpoints."""
+    """DiveNet plus the optional Θ head: what the self-supervised stage trains and checkpoints.
+
+    Its forward is the whole pass of a training step, so one call through a DDP wrapper covers
+    every parameter the step uses (:mod:`divekit.distributed`).
+    """
 
     def __init__(self, net: DiveNet, theta: Theta | None = None) -> None:
         super().__init__()
         self.net = net
         self.theta = theta
+
+    def forward(
+        self,
+        frames: Tensor,
+        backgrounds: Tensor,
+        *,
+        decode: bool,
+        ti_perm: Tensor | None = None,
+        jitter: Callable[[Tensor], Tensor] | None = None,
+    ) -> SelfSupOutput:
+        net = self.net
+        if decode:
+            out = net(frames, backgrounds, ti_perm=ti_perm, jitter=jitter)
+            box, tv, ti = out.box, out.tv, out.ti
+            if ti_perm is not None:  # out.ti[k] is frame ti_perm[k]'s: put each frame's own back
+                ti = torch.empty_like(out.ti).index_copy(0, ti_perm, out.ti)
+        else:
+            out = None
+            box = net.detect(frames, backgrounds)
+            tv, ti = net.encode(net.crop(frames, box))
+        pose2d = self.theta(tv) if self.theta is not None else None
+        return SelfSupOutput(box, tv, ti, out, pose2d)
 
 
 def uv_to_crop(uv: Tensor, box: Tensor, source_size: Tensor) -> Tensor:
@@ -165,24 +200,24 @@ class SelfSupObjective:
         b = len(batch.clip)
         clip_idx, frame_idx = np.repeat(batch.clip, 4), batch.frames.reshape(-1)
         frames, backgrounds = frames_tensor(self.clips, clip_idx, frame_idx)
-        net, v, lc = self.model.net, self.variant, self.loss_cfg
+        v, lc = self.variant, self.loss_cfg
         terms: dict[str, Tensor] = {}
         total = frames.new_zeros(())
 
-        if v.decode:
-            # augmentation draws come from the batch's own seed (the sampler's state is checkpointed)
-            generator = torch.Generator().manual_seed(batch.seed)
-            perm = self._swap(b, generator) if v.split else None
-            jitter = (lambda c: color_jitter(c, generator)) if v.split else None
-            out = net(frames, backgrounds, ti_perm=perm, jitter=jitter)
-            tv, ti, box = out.tv, out.ti, out.box
-            if perm is not None:  # out.ti[k] is frame perm[k]'s: undo the swap for the ti contrast
-                ti = torch.empty_like(out.ti).index_copy(0, perm, out.ti)
-            terms["recon"] = reconstruction_loss(out.target, out.recon, self.features, lc.lam, lc.rho)
+        # augmentation draws come from the batch's own seed (the sampler's state is checkpointed)
+        generator = torch.Generator().manual_seed(batch.seed)
+        swap = v.decode and v.split
+        out = self.model(
+            frames,
+            backgrounds,
+            decode=v.decode,
+            ti_perm=self._swap(b, generator) if swap else None,
+            jitter=(lambda c: color_jitter(c, generator)) if swap else None,
+        )
+        tv, ti, box = out.tv, out.ti, out.box
+        if out.recon is not None:
+            terms["recon"] = reconstruction_loss(out.recon.target, out.recon.recon, self.features, lc.lam, lc.rho)
             total = total + terms["recon"]
-        else:
-            box = net.detect(frames, backgrounds)
-            tv, ti = net.encode(net.crop(frames, box))
 
         if v.contrastive is not None:
             z = pose_latent(tv, ti, v).view(b, 4, -1)
@@ -198,25 +233,25 @@ class SelfSupObjective:
                 terms["ti"] = ti_contrast_loss(ti, torch.from_numpy(clip_idx))
                 total = total + lc.alpha * self.cfg.ti_contrast * terms["ti"]
 
-        if self.model.theta is not None and self.uv_labels is not None:
-            pose2d = self._pose2d(tv, box, clip_idx, frame_idx)
+        if out.pose2d is not None and self.uv_labels is not None:
+            pose2d = self._pose2d(out.pose2d, box, clip_idx, frame_idx)
             if pose2d is not None:
                 terms["pose2d"] = pose2d
                 total = total + lc.eta * pose2d
         terms["total"] = total
         return terms
 
-    def _pose2d(self, tv: Tensor, box: Tensor, clip_idx: np.ndarray, frame_idx: np.ndarray) -> Tensor | None:
+    def _pose2d(self, pred: Tensor, box: Tensor, clip_idx: np.ndarray, frame_idx: np.ndarray) -> Tensor | None:
         """Eq. 13 on the frames of the batch that carry 2D labels, in the crop's coordinates."""
         rows = [(k, self.uv_labels[c].get(int(f))) for k, (c, f) in enumerate(zip(clip_idx, frame_idx, strict=True))]
         rows = [(k, uv) for k, uv in rows if uv is not None]
         if not rows:
             return None
         keep = torch.tensor([k for k, _ in rows])
-        uv = torch.from_numpy(np.stack([uv for _, uv in rows])).to(tv.dtype)
-        size = torch.tensor([self.clips[clip_idx[k]].source_size for k, _ in rows], dtype=tv.dtype)
+        uv = torch.from_numpy(np.stack([uv for _, uv in rows])).to(pred.dtype)
+        size = torch.tensor([self.clips[clip_idx[k]].source_size for k, _ in rows], dtype=pred.dtype)
         target = uv_to_crop(uv, box[keep].detach(), size)
-        return pose2d_loss(self.model.theta(tv[keep]), target)
+        return pose2d_loss(pred[keep], target)
 
 
 def _css_negatives(z: Tensor) -> Tensor:

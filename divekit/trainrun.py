@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from divekit import __version__
+from divekit import __version__, distributed
 from divekit.checkpoint import load_checkpoint
 from divekit.config import LossConfig, ModelConfig
 from divekit.data import Clip, check_memory, load_clip
@@ -126,28 +126,36 @@ def build_selfsup_trainer(
     record: dict[str, Any] | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> Trainer:
-    """A seeded SelfSupModel initialised from the gravity run, and the engine that trains it on ``clips``."""
+    """A seeded SelfSupModel initialised from the gravity run, and the engine that trains it on ``clips``.
+
+    Under torchrun the model is wrapped for DDP and each rank draws its own tuples (seed + rank).
+    """
     set_seed(settings.train.seed)
+    rank = distributed.rank()
     net = DiveNet(settings.model)
     if settings.init:
         net.load_state_dict(settings.init)
     variant = Variant.named(settings.selfsup.variant)
     theta = Theta(settings.model.tv_dim, settings.selfsup.theta_hidden) if uv_labels else None
-    model = SelfSupModel(net, theta)
+    bare = SelfSupModel(net, theta)
     if not variant.decode:
         # Without reconstruction nothing tells the detector where the diver is: keep the gravity run's.
         for p in net.detector.parameters():
             p.requires_grad_(False)
+    # css leaves the decoder unused, and Θ sees only labelled batches: DDP must allow unused parameters
+    model = distributed.wrap_model(bare, find_unused_parameters=True)
     features = None
     if variant.decode:
         features = build_feature_extractor(settings.loss.feature_net, settings.loss.feature_weights)
+    if rank:
+        set_seed(settings.train.seed + rank)  # each rank its own dropout masks
     objective = SelfSupObjective(model, clips, settings.loss, settings.selfsup, features, uv_labels)
     sampler = TupleSampler(
         [c.times for c in clips],
         batch=settings.train.batch,
         d_pos=settings.selfsup.d_pos,
         d_neg=settings.selfsup.d_neg,
-        seed=settings.train.seed,
+        seed=settings.train.seed + rank,
     )
     record = {
         "stage": TRAIN_STAGE,
@@ -229,9 +237,11 @@ def run_train(
         trainer.restore(state)
     trainer.fit()
     result = TrainResult(run_dir, trainer.step, trainer.elapsed_s, len(clips))
+    if not distributed.is_main():  # under torchrun rank 0 alone fits Φ and writes the outputs
+        return result
 
     on_status("encoding every frame")
-    model: SelfSupModel = trainer.model
+    model: SelfSupModel = trainer.module
     variant = Variant.named(settings.selfsup.variant)
     codes = [clip_codes(model.net, model.theta, c, variant, use_2d=settings.pose.use_2d) for c in clips]
     boxes = pd.concat([boxes_dataframe(c, k.boxes) for c, k in zip(clips, codes, strict=True)], ignore_index=True)

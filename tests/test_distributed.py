@@ -1,4 +1,4 @@
-"""`torchrun --nproc_per_node=2 -m divekit pretrain-gravity`: DDP on CPU (gloo), one set of outputs,
+"""`torchrun --nproc_per_node=2 -m divekit pretrain-gravity | train`: DDP on CPU (gloo), one set of outputs,
 identical replicas, per-rank batches, and an exact resume."""
 
 from __future__ import annotations
@@ -71,3 +71,20 @@ def test_a_single_process_refuses_to_resume_a_two_process_run(tmp_path):
     with pytest.raises(DivekitError, match=r"trained by 2 process\(es\)"):
         trainer.restore(state)
     assert distributed.world_size() == 1 and distributed.wrap_model(trainer.model) is trainer.model
+
+
+def test_two_processes_run_the_train_stage_with_identical_replicas(tmp_path, dive_folder, grav_run):
+    config = tmp_path / "train.toml"
+    config.write_text("[train]\nbatch = 2\ncheckpoint_every = 2\n[pose]\nsteps = 10\nbatch = 16\n")
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    args += ["-m", "divekit", "train", dive_folder, "--init", grav_run, "-o", out, "--config", config,
+             "--labels", dive_folder, "--steps", 2]  # fmt: skip
+    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout = finish(proc)
+    assert stdout.count("trained 2 steps") == 1, stdout
+    _, state = load_checkpoint(out)
+    assert state["world_size"] == 2 and state["step"] == 2
+    assert {rank["weights"] for rank in state["ranks"]} == {distributed.state_digest(state["model"])}
+    assert state["ranks"][0]["sampler"] != state["ranks"][1]["sampler"]
+    assert {"model.pt", "poses.csv", "metrics.json"} <= {p.name for p in out.iterdir()}
