@@ -69,6 +69,8 @@ class ModelConfig:
             raise DivekitError(f"detector_backbone must be one of {BACKBONES_DETECTOR}, got {self.detector_backbone!r}")
         if self.encoder_backbone not in BACKBONES_ENCODER:
             raise DivekitError(f"encoder_backbone must be one of {BACKBONES_ENCODER}, got {self.encoder_backbone!r}")
+        if self.detector_downsample < 1 or self.recon_downsample < 1:
+            raise DivekitError("detector_downsample and recon_downsample must be at least 1")
         w, h = self.frame_size
         step = self.detector_downsample * self.recon_downsample
         if w <= 0 or h <= 0 or w % step or h % step:
@@ -156,9 +158,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> ModelConfig:
     """The ModelConfig of a named preset ("small" or "paper"), with optional field overrides."""
-    if name not in PRESETS:
+    from divekit.runconfig import build
+
+    if not isinstance(name, str) or name not in PRESETS:
         raise DivekitError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return ModelConfig.from_dict({**PRESETS[name], "preset": name, **overrides})
+    return build(ModelConfig, {**PRESETS[name], "preset": name, **overrides}, where="[model]")
 
 
 def _to_dict(cfg: Any) -> dict[str, Any]:
