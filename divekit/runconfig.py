@@ -38,7 +38,8 @@ def read_toml(path: Path) -> dict[str, dict[str, Any]]:
         raise DivekitError(f"config file {path} is not valid TOML: {exc}") from None
     for key, value in data.items():
         if key not in SECTIONS:
-            raise DivekitError(f"unknown section [{key!r}] in {path}; allowed: {', '.join(SECTIONS)}")
+            name = key if key.isidentifier() else repr(key)  # a name with a line break stays on one line
+            raise DivekitError(f"unknown section [{name}] in {path}; allowed: {', '.join(SECTIONS)}")
         if not isinstance(value, dict):
             raise DivekitError(f"{key} in {path} must be a [{key}] table")
     return data

@@ -96,7 +96,7 @@ def test_resume_with_another_preset_or_without_a_run(tmp_path, dive_folder, tiny
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("[model]\ncrop_sise = 64\n", "unknown ModelConfig key 'crop_sise'"),
+        ("[model]\ncrop_sise = 64\n", "unknown key 'crop_sise' in [model]"),
         ("[train]\nsteps = 5\nlearning_rate = 1.0\n", "unknown key 'learning_rate'"),
         ("[optimizer]\nlr = 1\n", "unknown section [optimizer]"),
         ("[model\n", "not valid TOML"),
