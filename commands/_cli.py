@@ -33,6 +33,9 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except DivekitError as exc:
             raise fail(str(exc)) from None
+        except OSError as exc:  # a full disk, a read-only folder, a vanished file: say which, in one line
+            where = f": {exc.filename}" if exc.filename else ""
+            raise fail(f"{exc.strerror or exc}{where}; finished outputs are kept, partial ones were removed") from None
         except KeyboardInterrupt:
             raise fail("interrupted; finished outputs are kept, partial ones were removed", 130) from None
 

@@ -1,0 +1,61 @@
+"""A full disk or a read-only folder: one clear line, and everything written before is intact."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+from test_cli import assert_one_line_error, run
+
+import divekit.io
+
+
+def fail_writes_after(monkeypatch, count: int, code: int) -> None:
+    """Let ``count`` atomic writes succeed, then fail every later one as the OS would with ``code``."""
+    real = divekit.io.tempfile.mkstemp
+    calls = {"n": 0}
+
+    def mkstemp(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > count:
+            raise OSError(code, os.strerror(code), kwargs.get("dir"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(divekit.io.tempfile, "mkstemp", mkstemp)
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_background_keeps_the_earlier_image(tmp_path, falling_square, monkeypatch, code):
+    out = tmp_path / "bg"
+    assert run("background", falling_square.path, "-o", out).exit_code == 0
+    before = snapshot(out)
+    fail_writes_after(monkeypatch, 0, code)
+    result = run("background", falling_square.path, "-o", out, "--force")
+    assert_one_line_error(result, os.strerror(code))
+    assert snapshot(out) == before
+
+
+def test_resumed_training_keeps_its_checkpoint_when_the_disk_fills(tmp_path, dive_folder, tiny_config, monkeypatch):
+    out = tmp_path / "run"
+    assert run("pretrain-gravity", dive_folder, "-o", out, "--config", tiny_config, "--steps", 2).exit_code == 0
+    before = snapshot(out)
+    fail_writes_after(monkeypatch, 0, errno.ENOSPC)
+    result = run("pretrain-gravity", dive_folder, "-o", out, "--steps", 4, "--resume")
+    assert_one_line_error(result, "No space left on device")
+    assert snapshot(out) == before
+
+
+def test_analyze_keeps_the_old_report_when_the_disk_fills(tmp_path, dive_folder, tiny_pose_model, monkeypatch):
+    out = tmp_path / "reports"
+    assert run("analyze", dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out).exit_code == 0
+    before = snapshot(out)
+    fail_writes_after(monkeypatch, 2, errno.ENOSPC)  # the new report fails part-way through
+    result = run("analyze", dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out, "--force")
+    assert_one_line_error(result, "No space left on device")
+    assert snapshot(out) == before
+    assert [p.name for p in out.iterdir()] == ["dive0"]  # no half-built report left beside it
