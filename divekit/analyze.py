@@ -1,12 +1,13 @@
 """`divekit analyze`: one video in, a tracked, posed, gravity-calibrated dive report out.
 
-Per frame the pose model (:class:`divekit.pose.PoseModel`: DiveNet + Φ + the centre-of-mass
-head) gives the diver's box, the 13 joints (metres, pelvis-centred, camera frame) and where in
-the box the centre of mass is. The centre-of-mass track, on the video's own timestamps, is what
-falls at g: :func:`divekit.divemetrics.dive_report` finds the flight in it, fits the parabola
-whose acceleration gives metres per pixel (unless a calibration file gives the scale) and
-computes the dive figures. The video is streamed in batches, so memory does not grow with its
-length: only a few numbers per frame are kept.
+Per frame the pose model (:class:`divekit.pose.PoseModel`: DiveNet + Φ) gives the diver's box
+and the 13 joints (metres, pelvis-centred, camera frame). The box-centre track, on the video's
+own timestamps, is what falls at g: :func:`divekit.divemetrics.dive_report` finds the flight in
+it, fits the parabola whose acceleration gives metres per pixel (unless a calibration file gives
+the scale) and computes the dive figures. (A learned centre-of-mass offset in the box was tried:
+its track scattered 7-13 px about a parabola against 2-3 px for the box centre, so it was dropped.)
+The video is streamed in batches, so memory does not grow with its length: only a few numbers per
+frame are kept.
 
 Outputs, in one folder per video: ``frames.csv``, ``summary.json``, ``height.png``,
 ``rotation.png``, ``skeletons.png`` and, on request, ``overlay.mp4``.
@@ -69,7 +70,6 @@ class Track:
 
     times: np.ndarray  # (N,) seconds
     boxes: np.ndarray  # (N, 4) cx, cy, w, h
-    centres: np.ndarray  # (N, 2) the centre of mass, x, y
     joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame
     source_size: tuple[int, int]
     background_source: str
@@ -94,22 +94,15 @@ def track_video(
     source = (reader.info.source_width, reader.info.source_height)
     n = len(reader)
     boxes = np.empty((n, 4))
-    centres = np.empty((n, 2))
     joints = np.empty((n, len(JOINTS), 3))
     for idx, frames, _ in reader.iter_batches(batch):
         x = frames_to_tensor(frames)
-        box, pose, centre = model(x, bg.expand(len(x), -1, -1, -1))
-        box = box.double().numpy()
-        boxes[idx] = box
-        # the centre of mass from crop coordinates to affine units of the frame: u + s·c
-        centres[idx] = box[:, 2:] + box[:, :2] * centre.double().numpy()
+        box, pose = model(x, bg.expand(len(x), -1, -1, -1))
+        boxes[idx] = box.double().numpy()
         joints[idx] = pose.double().numpy()
         if progress:
             progress(int(idx[-1]) + 1, n)
-    px = boxes_to_pixels(boxes, source)
-    w, h = source
-    centres_px = np.stack([(centres[:, 0] + 1) * w / 2, (centres[:, 1] + 1) * h / 2], 1)
-    return Track(reader.timestamps.copy(), px, centres_px, joints, source, origin)
+    return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, source, origin)
 
 
 def frames_dataframe(track: Track, in_flight: np.ndarray) -> pd.DataFrame:
@@ -163,8 +156,8 @@ def analyze_video(
     track = track_video(model, video, background_dir=background_dir, progress=progress)
     summary, flight = dive_report(
         track.times,
-        track.centres[:, 0],
-        track.centres[:, 1],
+        track.boxes[:, 0],
+        track.boxes[:, 1],
         track.joints,
         box_h=track.boxes[:, 3],
         metres_per_pixel=calibration.metres_per_pixel if calibration else None,
@@ -210,14 +203,14 @@ def _write_report(
     wrote.append("frames.csv")
     mpp = summary.get("metres_per_pixel")
     fit = flight.fit if flight else None
-    plot_height(track.times, track.centres[:, 1], in_flight, fit, mpp, out_dir / "height.png")
+    plot_height(track.times, track.boxes[:, 1], in_flight, fit, mpp, out_dir / "height.png")
     angle = rotation_angle(track.joints, in_flight)
     plot_rotation(track.times, angle, out_dir / "rotation.png")
     plot_skeleton_strip(track.joints, in_flight, out_dir / "skeletons.png", times=track.times)
     wrote += ["height.png", "rotation.png", "skeletons.png"]
     if overlay:
         scale = mpp if mpp else _scale_from_boxes(track)
-        joints_px = project_skeleton(track.joints, track.centres, None, scale)
+        joints_px = project_skeleton(track.joints, track.boxes[:, :2], None, scale)
         lines = _running_lines(track, in_flight, angle, summary)
         write_overlay(Path(video), out_dir / "overlay.mp4", track.boxes, joints_px, lines)
         wrote.append("overlay.mp4")

@@ -26,7 +26,7 @@ from divekit.inference import frames_to_tensor
 from divekit.losses import pose3d_loss
 from divekit.model import DiveNet
 from divekit.selfsup import Theta, Variant, pose_latent
-from divekit.skeleton import COM_WEIGHTS, JOINTS
+from divekit.skeleton import JOINTS
 
 REGRESSORS = ("mlp", "residual")
 POSE_STAGE = "pose"
@@ -161,48 +161,6 @@ def fit_regressor(x: np.ndarray, y: np.ndarray, cfg: PoseConfig) -> tuple[PoseRe
     return phi, losses
 
 
-class CentreHead(nn.Module):
-    """latent -> the centre of mass in crop coordinates (B, 2): where in the box the body's mass is.
-
-    The box centre wobbles about the centre of mass as the body folds and turns (arms overhead,
-    legs out), which spoils the free-fall fit that gives metres per pixel; this head, a ridge
-    regression fitted on the 2D labels, gives the point that really falls at g.
-    """
-
-    def __init__(self, in_dim: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(in_dim, 2)
-        self.register_buffer("mean", torch.zeros(in_dim))
-        self.register_buffer("std", torch.ones(in_dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear((x - self.mean) / self.std)
-
-
-def fit_centre_head(x: np.ndarray, target: np.ndarray, ridge: float = 10.0) -> CentreHead:
-    """Closed-form ridge regression of (N, 2) crop-coordinate centres on (N, D) latents."""
-    assert x.ndim == 2 and target.shape == (len(x), 2), (x.shape, target.shape)
-    head = CentreHead(x.shape[1])
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    z = np.concatenate([(x - mean) / std, np.ones((len(x), 1))], 1)
-    reg = ridge * np.eye(z.shape[1])
-    reg[-1, -1] = 0.0  # no penalty on the intercept
-    w = np.linalg.solve(z.T @ z + reg, z.T @ target)
-    with torch.no_grad():
-        head.mean.copy_(torch.from_numpy(mean))
-        head.std.copy_(torch.from_numpy(std))
-        head.linear.weight.copy_(torch.from_numpy(w[:-1].T))
-        head.linear.bias.copy_(torch.from_numpy(w[-1]))
-    return head
-
-
-def centre_targets(uv: np.ndarray, boxes: np.ndarray, source_size: tuple[int, int]) -> np.ndarray:
-    """(N,13,2) joint pixels, (N,4) boxes -> (N,2) the 2D centre of mass in crop coordinates."""
-    com = np.einsum("j,njc->nc", COM_WEIGHTS, uv)
-    norm = 2.0 * com / np.asarray(source_size, dtype=np.float64) - 1.0
-    return (norm - boxes[:, 2:]) / boxes[:, :2]
-
-
 @torch.no_grad()
 def predict_poses(phi: PoseRegressor, latent: np.ndarray, batch: int = 1024) -> np.ndarray:
     """(N, D) latents -> (N, 13, 3) joints in metres."""
@@ -215,29 +173,19 @@ class PoseModel(nn.Module):
     """Everything ``analyze`` needs: DiveNet, the optional Θ, and Φ, with their configs."""
 
     def __init__(
-        self,
-        net: DiveNet,
-        theta: Theta | None,
-        phi: PoseRegressor,
-        variant: str,
-        pose_cfg: PoseConfig,
-        centre: CentreHead | None = None,
+        self, net: DiveNet, theta: Theta | None, phi: PoseRegressor, variant: str, pose_cfg: PoseConfig
     ) -> None:
         super().__init__()
-        self.net, self.theta, self.phi, self.centre = net, theta, phi, centre
+        self.net, self.theta, self.phi = net, theta, phi
         self.variant_name = variant
         self.variant = Variant.named(variant)
         self.pose_cfg = pose_cfg
 
     @torch.no_grad()
-    def forward(self, frames: Tensor, backgrounds: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(B,3,H,W) frames and backgrounds in [0, 1] -> (B,4) boxes, (B,13,3) joints, (B,2) centres.
-
-        Centres are the centre of mass in crop coordinates, or the box centre (0, 0) without the head.
-        """
+    def forward(self, frames: Tensor, backgrounds: Tensor) -> tuple[Tensor, Tensor]:
+        """(B,3,H,W) frames and backgrounds in [0, 1] -> (B,4) boxes and (B,13,3) joints."""
         box, latent = latent_of(self.net, self.theta, frames, backgrounds, self.variant, self.pose_cfg.use_2d)
-        centre = self.centre(latent) if self.centre is not None else box.new_zeros(len(box), 2)
-        return box, self.phi(latent), centre
+        return box, self.phi(latent)
 
 
 def save_pose_model(path: Path, model: PoseModel, *, record: dict[str, Any], half: bool = False) -> None:
@@ -251,7 +199,6 @@ def save_pose_model(path: Path, model: PoseModel, *, record: dict[str, Any], hal
         "pose": asdict(model.pose_cfg),
         "theta_hidden": None if model.theta is None else model.theta.net[0].out_features,
         "phi_in_dim": model.phi.mean.numel(),
-        "centre_head": model.centre is not None,
         "half": half,
     }
     save_checkpoint(path, config=config, state={"weights": state})
@@ -271,8 +218,7 @@ def load_pose_model(path: Path) -> tuple[PoseModel, dict[str, Any]]:
         net = DiveNet(cfg)
         theta = Theta(cfg.tv_dim, record["theta_hidden"]) if record["theta_hidden"] else None
         phi = PoseRegressor(kind=pose_cfg.regressor, in_dim=int(record["phi_in_dim"]), dropout=pose_cfg.dropout)
-        centre = CentreHead(int(record["phi_in_dim"])) if record.get("centre_head") else None
-        model = PoseModel(net, theta, phi, record["variant"], pose_cfg, centre)
+        model = PoseModel(net, theta, phi, record["variant"], pose_cfg)
         weights = {k: v.float() if v.is_floating_point() else v for k, v in state["weights"].items()}
         model.load_state_dict(weights)
     except (KeyError, TypeError, RuntimeError) as exc:
@@ -289,9 +235,6 @@ __all__ = [
     "clip_codes",
     "latent_of",
     "fit_regressor",
-    "CentreHead",
-    "fit_centre_head",
-    "centre_targets",
     "predict_poses",
     "save_pose_model",
     "load_pose_model",

@@ -39,9 +39,7 @@ from divekit.plots import plot_losses, plot_swap
 from divekit.pose import (
     PoseConfig,
     PoseModel,
-    centre_targets,
     clip_codes,
-    fit_centre_head,
     fit_regressor,
     predict_poses,
     save_pose_model,
@@ -262,14 +260,7 @@ def run_train(
     y = np.concatenate([pose_targets(v) for v in train_labels.values()])
     result.train_frames = len(x)
     phi, phi_losses = fit_regressor(x, y, settings.pose)
-    centre = None
-    if all(v.uv is not None for v in train_labels.values()):
-        targets = [
-            centre_targets(v.uv, codes[index[k]].boxes[v.frames], clips[index[k]].source_size)
-            for k, v in train_labels.items()
-        ]
-        centre = fit_centre_head(x, np.concatenate(targets))
-    pose_model = PoseModel(model.net, model.theta, phi, settings.selfsup.variant, settings.pose, centre)
+    pose_model = PoseModel(model.net, model.theta, phi, settings.selfsup.variant, settings.pose)
     # float16 on disk (float32 when loaded): small enough to share, and to ship as the default model
     save_pose_model(
         run_dir / MODEL_NAME, pose_model, record={"divekit": __version__, "train_run": str(run_dir)}, half=True

@@ -56,7 +56,7 @@ def test_report_has_frames_summary_and_plots(tmp_path, dive_folder, tiny_pose_mo
     assert summary["model"] == str(tiny_pose_model)
     if summary["flight_found"]:
         flight = frames[frames.in_flight == 1].time_s
-        assert flight.min() == pytest.approx(summary["takeoff_time_s"], abs=1e-4)
+        assert flight.min() == pytest.approx(summary["takeoff_time_s"], abs=0.05)  # the nearest frame
     # the joints are pelvis-centred: the mean of the hips is the origin
     hips = frames[[f"{j}_{a}" for j in ("left_hip", "right_hip") for a in "xyz"]].to_numpy().reshape(-1, 2, 3)
     np.testing.assert_allclose(hips.mean(1), 0, atol=0.15)

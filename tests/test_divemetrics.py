@@ -178,22 +178,24 @@ def test_perfect_parabola_by_hand():
     assert out["flight_found"] and out["reason"] is None
     assert out["metres_per_pixel"] == pytest.approx(MPP, rel=1e-9)
     assert out["metres_per_pixel_source"] == "fall"
-    assert out["takeoff_time_s"] == pytest.approx(TK) and out["entry_time_s"] == pytest.approx(TE)
-    assert out["flight_time_s"] == pytest.approx(1.5)
+    # contacts come from the box's lower edge, interpolated linearly between frames: within 1 ms here
+    assert out["takeoff_time_s"] == pytest.approx(TK, abs=1e-3) and out["entry_time_s"] == pytest.approx(TE, abs=1e-3)
+    assert out["flight_time_s"] == pytest.approx(1.5, abs=2e-3)
     # apex: vy² / 2g = 9 / 19.62; entry: vertical 3 m/s - g 1.5 s = -11.715 m/s, along 1 m/s; travel 1.5 m
-    assert out["apex_height_m"] == pytest.approx(9 / 19.62, rel=1e-6)
-    assert out["entry_speed_mps"] == pytest.approx(math.hypot(G * 1.5 - 3, 1.0), rel=1e-6)
-    assert out["horizontal_travel_m"] == pytest.approx(1.5, rel=1e-6)
+    # (to the contacts' 1 ms: 3 mm of apex at 3 m/s)
+    assert out["apex_height_m"] == pytest.approx(9 / 19.62, rel=2e-3)
+    assert out["entry_speed_mps"] == pytest.approx(math.hypot(G * 1.5 - 3, 1.0), rel=2e-3)
+    assert out["horizontal_travel_m"] == pytest.approx(1.5, rel=2e-3)
     assert out["fit_rmse_px"] < 1e-6
     # a perfect fit leaves the timing: one frame (1/30 s) at take-off and at entry
     assert out["metres_per_pixel_uncertainty"] == pytest.approx(0.0, abs=1e-9)
     assert out["takeoff_time_s_uncertainty"] == pytest.approx(1 / 30)
     assert out["flight_time_s_uncertainty"] == pytest.approx(math.sqrt(2) / 30)
     # d(apex)/d(take-off time) = vy = 3 m/s; d(speed)/d(entry time) = g vy / speed; travel: vx
-    assert out["apex_height_m_uncertainty"] == pytest.approx(3 / 30, rel=1e-4)
+    assert out["apex_height_m_uncertainty"] == pytest.approx(3 / 30, rel=2e-3)
     speed = math.hypot(G * 1.5 - 3, 1.0)
-    assert out["entry_speed_mps_uncertainty"] == pytest.approx(G * (G * 1.5 - 3) / speed / 30, rel=1e-4)
-    assert out["horizontal_travel_m_uncertainty"] == pytest.approx(math.sqrt(2) / 30, rel=1e-4)
+    assert out["entry_speed_mps_uncertainty"] == pytest.approx(G * (G * 1.5 - 3) / speed / 30, rel=2e-3)
+    assert out["horizontal_travel_m_uncertainty"] == pytest.approx(math.sqrt(2) / 30, rel=2e-3)
     assert out["somersaults"] == pytest.approx(2.5 * 45 / 90, abs=1e-6)  # poses turn over the whole clip
     assert out["position"] == "straight" and out["twists"] == pytest.approx(0.0, abs=1e-9)
     json.dumps(out)  # JSON-ready
