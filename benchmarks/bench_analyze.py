@@ -169,26 +169,31 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analyze"))
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", choices=("accuracy", "speed"), help="run one half (speed wants a quiet machine)")
     args = parser.parse_args()
     model, _, name = load_model(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}", "model": name}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        sets = {"heldout": heldout_clips(args.data)}
-        if args.new_clips:
-            sets[f"new_seed{args.seed}"] = render_new(tmp / "new", args.new_clips, args.seed)
-        for label, clips in sets.items():
-            rows = [compare(v, tmp / "reports" / label / v.stem, model, name) for v in clips]
-            results[label] = {"summary": summarise(rows), "clips": rows}
-            print(json.dumps({label: results[label]["summary"]}), file=sys.stderr)
-        results["speed"] = speed(model, sets["heldout"][0])
+    clips = heldout_clips(args.data)
+    if args.only != "speed":
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            sets = {"heldout": clips}
+            if args.new_clips:
+                sets[f"new_seed{args.seed}"] = render_new(tmp / "new", args.new_clips, args.seed)
+            for label, videos in sets.items():
+                rows = [compare(v, tmp / "reports" / label / v.stem, model, name) for v in videos]
+                results[label] = {"summary": summarise(rows), "clips": rows}
+                print(json.dumps({label: results[label]["summary"]}), file=sys.stderr)
+    if args.only != "accuracy":
+        results["speed"] = speed(model, clips[0])
         print(json.dumps(results["speed"]), file=sys.stderr)
-    if not args.skip_memory:
-        results["memory"] = memory(sets["heldout"][0], str(args.model) if args.model else "-")
-        print(json.dumps(results["memory"]), file=sys.stderr)
+        if not args.skip_memory:
+            results["memory"] = memory(clips[0], str(args.model) if args.model else "-")
+            print(json.dumps(results["memory"]), file=sys.stderr)
     results["peak_rss_this_process_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    name_ = "results.json" if args.only is None else f"results_{args.only}.json"
+    (args.out / name_).write_text(json.dumps(results, indent=2, default=str))
     print(json.dumps({k: v["summary"] for k, v in results.items() if isinstance(v, dict) and "summary" in v}, indent=2))
 
 

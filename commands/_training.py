@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from divekit.errors import DivekitError
+from divekit.io import ensure_writable_dir
 from divekit.training import Callback, StepReport
 
 from ._cli import console
@@ -47,3 +51,10 @@ class RichProgress(Callback):
 
     def on_end(self, report: StepReport) -> None:
         self.progress.stop()
+
+
+def prepare_run_dir(out: Path, backgrounds: Path | None) -> None:
+    """Check ``--backgrounds`` and make sure the run folder can be written, before any work."""
+    if backgrounds is not None and not backgrounds.is_dir():
+        raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
+    ensure_writable_dir(out)

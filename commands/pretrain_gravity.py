@@ -45,13 +45,11 @@ def pretrain_gravity(
     Under torchrun --nproc_per_node=N it trains data-parallel: global batch = batch x N; rank 0 writes.
     """
     from divekit import distributed
-    from divekit.errors import DivekitError
     from divekit.gravity import run_pretrain
-    from divekit.io import ensure_writable_dir
     from divekit.runsetup import gravity_settings
     from divekit.video import find_videos
 
-    from ._training import RichProgress
+    from ._training import RichProgress, prepare_run_dir
 
     # under torchrun: join the other processes (gloo: the gravity stage builds its batches on the CPU)
     distributed.init_from_env(backend="gloo")
@@ -70,9 +68,7 @@ def pretrain_gravity(
             no_gravity=no_gravity,
             feature_weights=feature_weights,
         )
-        if backgrounds is not None and not backgrounds.is_dir():
-            raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
-        ensure_writable_dir(out)
+        prepare_run_dir(out, backgrounds)
         with console.status("preparing") if main else contextlib.nullcontext() as status:
             progress = RichProgress(
                 "gravity" if settings.gravity.use_gravity else "reconstruction only", show=("recon", "track")

@@ -79,13 +79,11 @@ def _train(
 ) -> None:  # fmt: skip
     import contextlib
 
-    from divekit.errors import DivekitError
-    from divekit.io import ensure_writable_dir
     from divekit.runsetup import train_settings
     from divekit.trainrun import run_train
     from divekit.video import find_videos
 
-    from ._training import RichProgress
+    from ._training import RichProgress, prepare_run_dir
 
     videos = find_videos(inputs)
     settings = train_settings(
@@ -100,9 +98,7 @@ def _train(
         steps=steps,
         seed=seed,
     )
-    if backgrounds is not None and not backgrounds.is_dir():
-        raise DivekitError(f"--backgrounds {backgrounds} is not a folder")
-    ensure_writable_dir(out)
+    prepare_run_dir(out, backgrounds)
     with console.status("preparing") if main else contextlib.nullcontext() as status:
         progress = RichProgress(f"train ({settings.selfsup.variant})", show=("recon", "dsl", "css", "pose2d"))
 

@@ -29,6 +29,26 @@ def _same_inputs(recorded: list[str], videos: list[Path]) -> bool:
     return [Path(p).resolve() for p in recorded] == [Path(v).resolve() for v in videos]
 
 
+def _check_steps(steps: int | None) -> None:
+    if steps is not None and steps <= 0:
+        raise DivekitError(f"--steps must be positive, got {steps}")
+
+
+def _resumed_record(run_dir: Path, stage: str, command: str, steps: int | None) -> dict:
+    """The record of the run being resumed, refusing a run of another command."""
+    _check_steps(steps)
+    record, _ = load_checkpoint(run_dir)
+    if record.get("stage") != stage:
+        raise DivekitError(f"{run_dir} holds a {record.get('stage')!r} run, not a {command} run")
+    return record
+
+
+def _check_new_run(run_dir: Path, steps: int | None, force: bool) -> None:
+    _check_steps(steps)
+    if (run_dir / CHECKPOINT_NAME).exists() and not force:
+        raise DivekitError(f"{run_dir} already holds a run; use --resume to continue it or --force to start over")
+
+
 def gravity_settings(
     run_dir: Path,
     videos: list[Path],
@@ -44,12 +64,8 @@ def gravity_settings(
 ) -> GravitySettings:
     """Resolve what a ``pretrain-gravity`` run trains with, refusing anything inconsistent."""
     run_dir = Path(run_dir)
-    if steps is not None and steps <= 0:
-        raise DivekitError(f"--steps must be positive, got {steps}")
     if resume:
-        record, _ = load_checkpoint(run_dir)
-        if record.get("stage") != "gravity":
-            raise DivekitError(f"{run_dir} holds a {record.get('stage')!r} run, not a pretrain-gravity run")
+        record = _resumed_record(run_dir, "gravity", "pretrain-gravity", steps)
         recorded_preset = record["model"]["preset"]
         if preset is not None and preset != recorded_preset:
             raise DivekitError(f"the checkpoint in {run_dir} is preset {recorded_preset!r}, not {preset!r}")
@@ -67,8 +83,7 @@ def gravity_settings(
             ModelConfig.from_dict(record["model"]), LossConfig.from_dict(record["loss"]), train, gravity
         )
 
-    if (run_dir / CHECKPOINT_NAME).exists() and not force:
-        raise DivekitError(f"{run_dir} already holds a run; use --resume to continue it or --force to start over")
+    _check_new_run(run_dir, steps, force)
     sections = read_toml(config_file) if config_file else {}
     model_values = dict(sections.get("model", {}))
     name = preset or model_values.pop("preset", "small")
@@ -107,12 +122,8 @@ def train_settings(
 ) -> TrainSettings:
     """Resolve what a ``train`` run trains with: the model from ``--init``, the rest from defaults/TOML/options."""
     run_dir = Path(run_dir)
-    if steps is not None and steps <= 0:
-        raise DivekitError(f"--steps must be positive, got {steps}")
     if resume:
-        record, _ = load_checkpoint(run_dir)
-        if record.get("stage") != TRAIN_STAGE:
-            raise DivekitError(f"{run_dir} holds a {record.get('stage')!r} run, not a train run")
+        record = _resumed_record(run_dir, TRAIN_STAGE, "train", steps)
         if config_file is not None or variant is not None or regressor is not None:
             raise DivekitError("--config, --variant and --regressor cannot change a run being resumed")
         if not _same_inputs(record["inputs"], videos):
@@ -132,8 +143,7 @@ def train_settings(
 
     if init is None:
         raise DivekitError("--init is needed: the pretrain-gravity run to start from")
-    if (run_dir / CHECKPOINT_NAME).exists() and not force:
-        raise DivekitError(f"{run_dir} already holds a run; use --resume to continue it or --force to start over")
+    _check_new_run(run_dir, steps, force)
     init_record, weights = load_init(init)
     sections = read_toml(config_file) if config_file else {}
     for name in ("model", "gravity"):
