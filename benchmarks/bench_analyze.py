@@ -79,7 +79,8 @@ def compare(video: Path, report_dir: Path, model, name: str) -> dict:
         takeoff_err_frames=err("takeoff_time_s", truth["takeoff_time_s"], 1 / dt),
         apex_err_cm=err("apex_height_m", truth["apex_height_m"], 100),
         entry_speed_err_pct=err("entry_speed_mps", truth["entry_speed_m_s"], 100 / truth["entry_speed_m_s"]),
-        somersault_err_turns=err("somersaults", sign * dive["somersaults"]),
+        somersault_err_turns=err("somersaults", dive["somersaults"]),
+        direction_ok=s.get("somersault_direction") == ("forward" if sign > 0 else "backward"),
         twist_err_turns=None if s.get("twists") is None else abs(s["twists"]) - dive["twists"],
         position_ok=s.get("position") == dive["position"],
         n_mpjpe_mm=poses["n_mpjpe_mm"],
@@ -158,6 +159,7 @@ def summarise(rows: list[dict]) -> dict:
                 "n": len(values),
             }
     out["position_correct"] = sum(bool(r.get("position_ok")) for r in found)
+    out["direction_correct"] = sum(bool(r.get("direction_ok")) for r in found)
     return out
 
 

@@ -101,7 +101,8 @@ def analyze(
             _fmt(s.get("metres_per_pixel"), ".4f"),
             _fmt(s.get("apex_height_m"), ".2f"),
             _fmt(s.get("entry_speed_mps"), ".1f"),
-            _fmt(s.get("somersaults"), "+.2f"),
+            _fmt(s.get("somersaults"), ".2f")
+            + {"forward": " fwd", "backward": " back"}.get(s.get("somersault_direction") or "", ""),
             _fmt(s.get("twists"), "+.2f"),
             s.get("position") or "—",
         )

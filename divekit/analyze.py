@@ -34,6 +34,7 @@ from divekit.divemetrics import Flight, dive_report, rotation_angle
 from divekit.errors import DivekitError
 from divekit.inference import boxes_to_pixels, frames_to_tensor
 from divekit.io import atomic_path, replace_dir, write_json_atomic
+from divekit.motion import axis_angles, foreground
 from divekit.pose import PoseModel, load_pose_model
 from divekit.skeleton import JOINTS
 from divekit.video import VideoReader
@@ -71,6 +72,7 @@ class Track:
     times: np.ndarray  # (N,) seconds
     boxes: np.ndarray  # (N, 4) cx, cy, w, h
     joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame
+    axis_angle: np.ndarray  # (N,) radians mod π: the silhouette's long axis in the box (image axes)
     source_size: tuple[int, int]
     background_source: str
 
@@ -95,14 +97,17 @@ def track_video(
     n = len(reader)
     boxes = np.empty((n, 4))
     joints = np.empty((n, len(JOINTS), 3))
+    axis = np.empty(n)
+    size = (reader.info.width, reader.info.height)
     for idx, frames, _ in reader.iter_batches(batch):
         x = frames_to_tensor(frames)
         box, pose = model(x, bg.expand(len(x), -1, -1, -1))
         boxes[idx] = box.double().numpy()
         joints[idx] = pose.double().numpy()
+        axis[idx] = axis_angles(foreground(frames, background, factor=1), boxes_to_pixels(boxes[idx], size))
         if progress:
             progress(int(idx[-1]) + 1, n)
-    return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, source, origin)
+    return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, source, origin)
 
 
 def frames_dataframe(track: Track, in_flight: np.ndarray) -> pd.DataFrame:
@@ -160,6 +165,7 @@ def analyze_video(
         track.boxes[:, 1],
         track.joints,
         box_h=track.boxes[:, 3],
+        axis_angle=track.axis_angle,
         metres_per_pixel=calibration.metres_per_pixel if calibration else None,
         metres_per_pixel_uncertainty=calibration.metres_per_pixel_uncertainty if calibration else None,
     )

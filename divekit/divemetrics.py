@@ -65,6 +65,7 @@ SUMMARY_KEYS = (
     "entry_speed_mps",
     "horizontal_travel_m",
     "somersaults",
+    "somersault_direction",
     "twists",
     "position",
     "fit_rmse_px",
@@ -314,6 +315,21 @@ def somersaults(poses: np.ndarray, in_flight: np.ndarray) -> float | None:
     return float((finite[-1] - finite[0]) / 360.0)
 
 
+def axis_turns(axis_angle: np.ndarray, in_flight: np.ndarray) -> float | None:
+    """Unsigned somersault turns from the silhouette's long-axis angle (N,) (radians, mod π) over the flight.
+
+    The axis is unwrapped modulo π (a somersault turns it faster than 90° a frame only above
+    ~7 turns/s at 25 fps); its total change over 2π is the number of turns. It needs no pose model,
+    so it holds for divers the model has never seen; the direction comes from the pose.
+    """
+    a = np.asarray(axis_angle, dtype=np.float64)[np.asarray(in_flight, dtype=bool)]
+    a = a[np.isfinite(a)]
+    if len(a) < 2:
+        return None
+    unwrapped = np.unwrap(2.0 * a) / 2.0
+    return float(abs(unwrapped[-1] - unwrapped[0]) / (2 * np.pi))
+
+
 def twists(poses: np.ndarray, in_flight: np.ndarray) -> float | None:
     """Signed twist turns over the flight frames: poses (N, 13, 3), in_flight (N,) bool.
 
@@ -440,6 +456,7 @@ def dive_report(
     metres_per_pixel_uncertainty: float | None = None,
     g: float = G,
     tol_px: float | None = None,
+    axis_angle: np.ndarray | None = None,
 ) -> tuple[dict, Flight | None]:
     """Every figure of one dive as a JSON-ready dict with the keys :data:`SUMMARY_KEYS`, and its flight.
 
@@ -449,9 +466,13 @@ def dive_report(
     accelerations to within a factor 1.5 of ``g / metres_per_pixel``. ``tol_px`` is the distance
     from the parabola within which a frame belongs to the flight; by default 3 px, or an eighth of
     the median box height when ``box_h`` is given and that is larger (a box centre wobbles about
-    the centre of mass as the body folds and turns, in proportion to its size).
+    the centre of mass as the body folds and turns, in proportion to its size). ``axis_angle``
+    (N,), the silhouette's long-axis angle (:func:`divekit.motion.axis_angles`), makes
+    ``somersaults`` the unsigned count of :func:`axis_turns`, with ``somersault_direction``
+    (forward / backward) from the pose; without it, ``somersaults`` is the pose's signed count.
 
-    Figures: take-off and entry are the first and last frame of the free-fall run; the apex is
+    Figures: take-off and entry are the box's lower edge leaving the platform level and reaching
+    the water level (else the ends of the free-fall run); the apex is
     the centre's rise above its take-off height on the fitted parabola; the entry speed combines
     the parabola's vertical speed at entry with the horizontal speed of a line fitted to box_cx
     over the run; the horizontal travel is that line's change between take-off and entry
@@ -556,7 +577,12 @@ def dive_report(
             raise ValueError(f"poses must have shape ({len(t)}, 13, 3), got {poses.shape}")
         out["position"] = position(poses, flight.in_flight)
         if flight.complete:
-            out["somersaults"] = somersaults(poses, flight.in_flight)
+            signed = somersaults(poses, flight.in_flight)
+            out["somersaults"] = signed
+            if axis_angle is not None:  # the count from the silhouette, the direction from the pose
+                out["somersaults"] = axis_turns(axis_angle, flight.in_flight)
+            if signed is not None and signed != 0:
+                out["somersault_direction"] = "forward" if signed > 0 else "backward"
             out["twists"] = twists(poses, flight.in_flight)
         else:
             notes.append("rotation counts of a partial flight would be partial: somersaults and twists unknown")

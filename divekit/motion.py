@@ -112,3 +112,31 @@ def flight_from_track(track: MotionTrack, frame_height_px: int, *, tol_frac: flo
         tol_px=max(tol_frac * frame_height_px, 1.5),
         acc_range=plausible_acceleration(frame_height_px),
     )
+
+
+def axis_angles(strength: np.ndarray, boxes_px: np.ndarray, margin: float = 0.1) -> np.ndarray:
+    """(N,) angle in radians (mod π, image axes, y down) of each frame's foreground long axis in its box.
+
+    ``strength`` is (N, H, W) foreground from :func:`foreground`; ``boxes_px`` (N, 4) cx, cy, w, h in
+    its pixels, widened by ``margin`` on each side. The axis comes from the second moments of the
+    foreground; NaN where the box holds almost none. A somersault turns it by 2π whatever the diver's
+    looks, so its unwrapped change counts turns (:func:`divekit.divemetrics.axis_turns`).
+    """
+    n, h, w = strength.shape
+    assert boxes_px.shape == (n, 4), boxes_px.shape
+    out = np.full(n, np.nan)
+    for k, (cx, cy, bw, bh) in enumerate(boxes_px):
+        if not np.isfinite([cx, cy, bw, bh]).all():
+            continue
+        x0, x1 = int(max(0, cx - (0.5 + margin) * bw)), int(min(w, cx + (0.5 + margin) * bw) + 1)
+        y0, y1 = int(max(0, cy - (0.5 + margin) * bh)), int(min(h, cy + (0.5 + margin) * bh) + 1)
+        m = strength[k, y0:y1, x0:x1].astype(np.float64)
+        total = m.sum()
+        if total < 5.0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        mx, my = (m * xx).sum() / total, (m * yy).sum() / total
+        cxx, cyy = (m * (xx - mx) ** 2).sum(), (m * (yy - my) ** 2).sum()
+        cxy = (m * (xx - mx) * (yy - my)).sum()
+        out[k] = 0.5 * np.arctan2(2 * cxy, cxx - cyy)
+    return out

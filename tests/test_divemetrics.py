@@ -9,6 +9,7 @@ import pytest
 from divekit.calibration.camera import rotation_about
 from divekit.divemetrics import (
     SUMMARY_KEYS,
+    axis_turns,
     dive_summary,
     find_flight,
     flexion_angles,
@@ -361,3 +362,15 @@ def test_box_centre_track_needs_a_box_sized_tolerance():
     assert out["metres_per_pixel"] == pytest.approx(meta["metres_per_pixel"], rel=0.1)
     # take-off is coarse: the box centre moves with the arms and legs around it
     assert out["takeoff_time_s"] == pytest.approx(meta["takeoff_time_s"], abs=0.25)
+
+
+def test_axis_turns_counts_half_turns_of_the_silhouette_axis():
+    # the long axis turns 2.5 somersaults = 900° over 31 frames (30° a frame), reported mod 180°
+    truth = np.radians(np.arange(31) * 30.0)
+    wrapped = (truth + np.pi / 2) % np.pi - np.pi / 2
+    flight = np.ones(31, dtype=bool)
+    assert axis_turns(wrapped, flight) == pytest.approx(2.5)
+    assert axis_turns(-wrapped, flight) == pytest.approx(2.5)  # unsigned: the pose gives the direction
+    flight[:15] = False  # 15 frames of 30°: 450° = 1.25 turns
+    assert axis_turns(wrapped, flight) == pytest.approx(15 * 30 / 360)
+    assert axis_turns(np.full(31, np.nan), np.ones(31, bool)) is None

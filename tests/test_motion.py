@@ -3,7 +3,7 @@ import numpy as np
 from divekit.data import load_clip
 from divekit.gravity import clip_prior, proposal_loss
 from divekit.inference import boxes_to_pixels, pixels_to_boxes
-from divekit.motion import foreground, motion_track, plausible_acceleration
+from divekit.motion import axis_angles, foreground, motion_track, plausible_acceleration
 from divekit.truth import box_iou, clip_meta, truth_boxes
 
 
@@ -71,3 +71,17 @@ def test_pixel_and_affine_boxes_round_trip():
     # centre (32, 64) of a 64x128 frame is (0, 0); a 16x32 box is a quarter of each side
     np.testing.assert_allclose(pixels_to_boxes(px, (64, 128)), [[0.25, 0.25, 0.0, 0.0]])
     np.testing.assert_allclose(boxes_to_pixels(pixels_to_boxes(px, (64, 128)), (64, 128)), px)
+
+
+def test_axis_angles_follow_a_rotated_bar():
+    # a 3-px-thick, 21-px-long bar at 0°, 45° and 90° (image axes, y down) in a 40x40 frame
+    strength = np.zeros((3, 40, 40), dtype=np.float32)
+    yy, xx = np.mgrid[0:40, 0:40] - 20.0
+    for k, deg in enumerate((0.0, 45.0, 90.0)):
+        a = np.radians(deg)
+        along, across = xx * np.cos(a) + yy * np.sin(a), -xx * np.sin(a) + yy * np.cos(a)
+        strength[k] = (np.abs(along) <= 10) & (np.abs(across) <= 1.5)
+    boxes = np.tile([20.0, 20.0, 30.0, 30.0], (3, 1))
+    angles = axis_angles(strength, boxes)
+    np.testing.assert_allclose(np.degrees(angles), [0.0, 45.0, 90.0], atol=2.0)
+    assert np.isnan(axis_angles(np.zeros((1, 40, 40), np.float32), boxes[:1])[0])  # nothing there
