@@ -25,8 +25,11 @@ def train(
         ),
     ] = None,
     label_fraction: Annotated[
-        float, typer.Option(help="Fraction F in (0, 1]: Φ trains on every K-th labelled frame, K = round(1/F).")
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            help="Fraction F in (0, 1]: Φ trains on every K-th labelled frame, K = round(1/F) (default 1)."
+        ),
+    ] = None,
     variant: Annotated[
         str | None, typer.Option(help="ours (DSL-STN-Dec-Split, default), css, ae or nosplit (paper §4.2).")
     ] = None,
@@ -99,6 +102,14 @@ def _train(
         seed=seed,
     )
     prepare_run_dir(out, backgrounds)
+    if resume:  # the labels, fraction and validation split of the run being resumed, unless given again
+        from divekit.checkpoint import load_checkpoint
+
+        record, _ = load_checkpoint(out)
+        labels = labels or [Path(p) for p in record.get("labels", [])]
+        label_fraction = record.get("label_fraction", 1.0) if label_fraction is None else label_fraction
+        val = val or record.get("val") or None
+        weak_2d = weak_2d or bool(record.get("weak_2d"))
     with console.status("preparing") if main else contextlib.nullcontext() as status:
         progress = RichProgress(f"train ({settings.selfsup.variant})", show=("recon", "dsl", "css", "pose2d"))
 
@@ -111,7 +122,7 @@ def _train(
             out,
             settings,
             labels=labels or [],
-            label_fraction=label_fraction,
+            label_fraction=1.0 if label_fraction is None else label_fraction,
             val=val,
             weak_2d=weak_2d,
             resume=resume,
