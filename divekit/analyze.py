@@ -30,7 +30,7 @@ import torch
 
 from divekit.calibration.calibfile import Calibration
 from divekit.data import find_background
-from divekit.divemetrics import Flight, dive_report, rotation_angle
+from divekit.divemetrics import Flight, axis_rotation, dive_report
 from divekit.errors import DivekitError
 from divekit.inference import boxes_to_pixels, frames_to_tensor
 from divekit.io import atomic_path, replace_dir, write_json_atomic
@@ -210,7 +210,7 @@ def _write_report(
     mpp = summary.get("metres_per_pixel")
     fit = flight.fit if flight else None
     plot_height(track.times, track.boxes[:, 1], in_flight, fit, mpp, out_dir / "height.png")
-    angle = rotation_angle(track.joints, in_flight)
+    angle = axis_rotation(track.axis_angle, in_flight)  # what the somersault count is made of
     plot_rotation(track.times, angle, out_dir / "rotation.png")
     plot_skeleton_strip(track.joints, in_flight, out_dir / "skeletons.png", times=track.times)
     wrote += ["height.png", "rotation.png", "skeletons.png"]
@@ -239,7 +239,7 @@ def _running_lines(track: Track, in_flight: np.ndarray, angle: np.ndarray, summa
     for k, t in enumerate(track.times):
         rows = [f"t {t:6.2f} s  {'IN FLIGHT' if in_flight[k] else ''}"]
         if start is not None and np.isfinite(angle[k]):
-            rows.append(f"rotation {(angle[k] - angle[start]) / 360:+.2f} turns")
+            rows.append(f"somersault {angle[k] / 360:.2f} turns")
         if summary.get("flight_time_s") is not None:
             rows.append(f"flight {summary['flight_time_s']:.2f} s")
         if summary.get("apex_height_m") is not None:

@@ -315,19 +315,31 @@ def somersaults(poses: np.ndarray, in_flight: np.ndarray) -> float | None:
     return float((finite[-1] - finite[0]) / 360.0)
 
 
-def axis_turns(axis_angle: np.ndarray, in_flight: np.ndarray) -> float | None:
-    """Unsigned somersault turns from the silhouette's long-axis angle (N,) (radians, mod π) over the flight.
+def axis_rotation(axis_angle: np.ndarray, in_flight: np.ndarray) -> np.ndarray:
+    """(N,) degrees the silhouette's long axis has turned since the first flight frame; NaN elsewhere.
 
-    The axis is unwrapped modulo π (a somersault turns it faster than 90° a frame only above
-    ~7 turns/s at 25 fps); its total change over 2π is the number of turns. It needs no pose model,
-    so it holds for divers the model has never seen; the direction comes from the pose.
+    ``axis_angle`` (N,) is in radians modulo π (:func:`divekit.motion.axis_angles`). It is unwrapped
+    modulo π (a somersault turns it faster than 90° a frame only above ~7 turns/s at 25 fps) and
+    counted in the direction of the whole turn, so it grows from 0 to 360° per somersault. It needs
+    no pose model, so it holds for divers the model has never seen; the direction (forward or
+    backward) comes from the pose.
     """
-    a = np.asarray(axis_angle, dtype=np.float64)[np.asarray(in_flight, dtype=bool)]
-    a = a[np.isfinite(a)]
-    if len(a) < 2:
-        return None
-    unwrapped = np.unwrap(2.0 * a) / 2.0
-    return float(abs(unwrapped[-1] - unwrapped[0]) / (2 * np.pi))
+    a = np.asarray(axis_angle, dtype=np.float64)
+    out = np.full(len(a), np.nan)
+    idx = np.flatnonzero(np.asarray(in_flight, dtype=bool) & np.isfinite(a))
+    if len(idx) < 2:
+        return out
+    turned = np.degrees(np.unwrap(2.0 * a[idx]) / 2.0)
+    turned -= turned[0]
+    out[idx] = turned if turned[-1] >= 0 else -turned
+    return out
+
+
+def axis_turns(axis_angle: np.ndarray, in_flight: np.ndarray) -> float | None:
+    """Unsigned somersault turns over the flight from the silhouette's long axis (:func:`axis_rotation`)."""
+    turned = axis_rotation(axis_angle, in_flight)
+    finite = turned[np.isfinite(turned)]
+    return float(finite[-1] / 360.0) if len(finite) else None
 
 
 def twists(poses: np.ndarray, in_flight: np.ndarray) -> float | None:
