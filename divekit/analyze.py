@@ -34,7 +34,7 @@ from divekit.divemetrics import Flight, axis_rotation, dive_report
 from divekit.errors import DivekitError
 from divekit.inference import boxes_to_pixels, frames_to_tensor
 from divekit.io import atomic_path, replace_dir, write_json_atomic
-from divekit.motion import axis_angles, foreground
+from divekit.motion import axis_angles
 from divekit.pose import PoseModel, load_pose_model
 from divekit.skeleton import JOINTS
 from divekit.video import VideoReader
@@ -83,10 +83,13 @@ def track_video(
     video: Path,
     *,
     background_dir: Path | None = None,
-    batch: int = 64,
+    batch: int = 16,
     progress: Callable[[int, int], None] | None = None,
 ) -> Track:
-    """Run the model over every frame of ``video``, streaming ``batch`` frames at a time."""
+    """Run the model over every frame of ``video``, streaming ``batch`` frames at a time.
+
+    16 is as fast as 64 on 2 cores (136 against 125 frames/s at 256x512) and peaks at half the memory.
+    """
     cfg = model.net.config
     reader = VideoReader(video, size=tuple(cfg.frame_size))
     if len(reader) == 0:
@@ -104,7 +107,7 @@ def track_video(
         box, pose = model(x, bg.expand(len(x), -1, -1, -1))
         boxes[idx] = box.double().numpy()
         joints[idx] = pose.double().numpy()
-        axis[idx] = axis_angles(foreground(frames, background, factor=1), boxes_to_pixels(boxes[idx], size))
+        axis[idx] = axis_angles(frames, background, boxes_to_pixels(boxes[idx], size))
         if progress:
             progress(int(idx[-1]) + 1, n)
     return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, source, origin)

@@ -74,14 +74,15 @@ def test_pixel_and_affine_boxes_round_trip():
 
 
 def test_axis_angles_follow_a_rotated_bar():
-    # a 3-px-thick, 21-px-long bar at 0°, 45° and 90° (image axes, y down) in a 40x40 frame
-    strength = np.zeros((3, 40, 40), dtype=np.float32)
+    # a 3-px-thick, 21-px-long bright bar at 0°, 45° and 90° (image axes, y down) on a grey 40x40 frame
+    background = np.full((40, 40, 3), 100, dtype=np.uint8)
+    frames = np.repeat(background[None], 3, axis=0).copy()
     yy, xx = np.mgrid[0:40, 0:40] - 20.0
     for k, deg in enumerate((0.0, 45.0, 90.0)):
         a = np.radians(deg)
         along, across = xx * np.cos(a) + yy * np.sin(a), -xx * np.sin(a) + yy * np.cos(a)
-        strength[k] = (np.abs(along) <= 10) & (np.abs(across) <= 1.5)
+        frames[k][(np.abs(along) <= 10) & (np.abs(across) <= 1.5)] = 220
     boxes = np.tile([20.0, 20.0, 30.0, 30.0], (3, 1))
-    angles = axis_angles(strength, boxes)
+    angles = axis_angles(frames, background, boxes)
     np.testing.assert_allclose(np.degrees(angles), [0.0, 45.0, 90.0], atol=2.0)
-    assert np.isnan(axis_angles(np.zeros((1, 40, 40), np.float32), boxes[:1])[0])  # nothing there
+    assert np.isnan(axis_angles(background[None], background, boxes[:1])[0])  # nothing there
