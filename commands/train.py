@@ -26,9 +26,7 @@ def train(
     ] = None,
     label_fraction: Annotated[
         float | None,
-        typer.Option(
-            help="Fraction F in (0, 1]: Φ trains on every K-th labelled frame, K = round(1/F) (default 1)."
-        ),
+        typer.Option(help="Fraction F in (0, 1]: Φ trains on every K-th labelled frame, K = round(1/F) (default 1)."),
     ] = None,
     variant: Annotated[
         str | None, typer.Option(help="ours (DSL-STN-Dec-Split, default), css, ae or nosplit (paper §4.2).")
