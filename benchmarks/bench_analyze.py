@@ -196,7 +196,32 @@ def main() -> None:
     results["peak_rss_this_process_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     name_ = "results.json" if args.only is None else f"results_{args.only}.json"
     (args.out / name_).write_text(json.dumps(results, indent=2, default=str))
-    print(json.dumps({k: v["summary"] for k, v in results.items() if isinstance(v, dict) and "summary" in v}, indent=2))
+    print_tables(results)
+
+
+def print_tables(results: dict) -> None:
+    """The figures as plain tables: accuracy per clip set (median and max |error|), speed, memory."""
+    sets = [k for k, v in results.items() if isinstance(v, dict) and "summary" in v]
+    if sets:
+        keys = ("mpp_err_pct", "flight_err_frames", "takeoff_err_frames", "apex_err_cm", "entry_speed_err_pct",
+                "somersault_err_turns", "twist_err_turns", "n_mpjpe_mm")  # fmt: skip
+        print(f"{'error, median (max)':<24}" + "".join(f"{k:>22}" for k in sets))
+        for key in keys:
+            cells = []
+            for k in sets:
+                v = results[k]["summary"].get(key)
+                cells.append(f"{v['median_abs']:.3g} ({v['max_abs']:.3g})" if v else "-")
+            print(f"{key:<24}" + "".join(f"{c:>22}" for c in cells))
+        for key in ("clips", "flight_found", "position_correct", "direction_correct"):
+            print(f"{key:<24}" + "".join(f"{results[k]['summary'].get(key, '-'):>22}" for k in sets))
+    if "speed" in results:
+        sp = results["speed"]
+        print(f"\n{'clip':<16}{'size':>10}{'frames':>8}{'analyze fps':>13}{'decode fps':>12}")
+        print(f"{sp['clip']:<16}{sp['size']:>10}{sp['frames']:>8}{sp['analyze_fps']:>13}{sp['decode_only_fps']:>12}")
+    if "memory" in results:
+        print(f"\n{'repeat':>6}{'frames':>8}{'peak RSS MB':>13}")
+        for row in results["memory"]:
+            print(f"{row['repeat']:>6}{row['frames']:>8}{row['peak_rss_mb']:>13}")
 
 
 if __name__ == "__main__":
