@@ -43,6 +43,18 @@ def _resumed_record(run_dir: Path, stage: str, command: str, steps: int | None) 
     return record
 
 
+def _resumed_train_config(record: dict, videos: list[Path], steps: int | None) -> TrainConfig:
+    """The [train] settings of a run being resumed on the same inputs, ``steps`` raised if asked."""
+    if not _same_inputs(record["inputs"], videos):
+        raise DivekitError(f"--resume needs the inputs the run started with ({len(record['inputs'])} videos)")
+    train = TrainConfig(**record["train"])
+    if steps is not None:
+        if steps < train.steps:
+            raise DivekitError(f"--steps {steps} is below the run's {train.steps} steps")
+        train = replace(train, steps=steps)
+    return train
+
+
 def _check_new_run(run_dir: Path, steps: int | None, force: bool) -> None:
     _check_steps(steps)
     if (run_dir / CHECKPOINT_NAME).exists() and not force:
@@ -71,13 +83,7 @@ def gravity_settings(
             raise DivekitError(f"the checkpoint in {run_dir} is preset {recorded_preset!r}, not {preset!r}")
         if config_file is not None:
             raise DivekitError("--config cannot change a run being resumed; settings come from its checkpoint")
-        if not _same_inputs(record["inputs"], videos):
-            raise DivekitError(f"--resume needs the inputs the run started with ({len(record['inputs'])} videos)")
-        train = TrainConfig(**record["train"])
-        if steps is not None:
-            if steps < train.steps:
-                raise DivekitError(f"--steps {steps} is below the run's {train.steps} steps")
-            train = replace(train, steps=steps)
+        train = _resumed_train_config(record, videos, steps)
         gravity = build(GravityConfig, record["gravity"], where="checkpoint [gravity]")
         return GravitySettings(
             ModelConfig.from_dict(record["model"]), LossConfig.from_dict(record["loss"]), train, gravity
@@ -126,13 +132,7 @@ def train_settings(
         record = _resumed_record(run_dir, TRAIN_STAGE, "train", steps)
         if config_file is not None or variant is not None or regressor is not None:
             raise DivekitError("--config, --variant and --regressor cannot change a run being resumed")
-        if not _same_inputs(record["inputs"], videos):
-            raise DivekitError(f"--resume needs the inputs the run started with ({len(record['inputs'])} videos)")
-        train = TrainConfig(**record["train"])
-        if steps is not None:
-            if steps < train.steps:
-                raise DivekitError(f"--steps {steps} is below the run's {train.steps} steps")
-            train = replace(train, steps=steps)
+        train = _resumed_train_config(record, videos, steps)
         return TrainSettings(
             ModelConfig.from_dict(record["model"]),
             LossConfig.from_dict(record["loss"]),
