@@ -68,17 +68,19 @@ def identity_accuracy(features: np.ndarray, identity: np.ndarray, seed: int = 0)
 
 @torch.no_grad()
 def latents(net, clip) -> tuple[np.ndarray, np.ndarray]:
-    """(N, tv) and (N, ti) of every frame of ``clip`` (eval mode)."""
-    codes = clip_codes(net, None, clip, Variant.named("ours"), use_2d=False)
-    boxes = torch.from_numpy(codes.boxes).float()
+    """(N, tv) and (N, ti) of every frame of ``clip`` (eval mode, plain crops), in one pass."""
     from divekit.inference import frames_to_tensor
 
     net.eval()
-    ti = []
+    background = frames_to_tensor(clip.background[None])
+    tv, ti = [], []
     for lo in range(0, len(clip), 64):
         frames = frames_to_tensor(clip.frames[lo : lo + 64])
-        ti.append(net.encode(net.crop(frames, boxes[lo : lo + 64]))[1])
-    return codes.latent, torch.cat(ti).numpy()
+        box = net.detect(frames, background.expand(len(frames), -1, -1, -1))
+        a, b = net.encode(net.crop(frames, box))
+        tv.append(a)
+        ti.append(b)
+    return torch.cat(tv).numpy(), torch.cat(ti).numpy()
 
 
 def evaluate_fractions(train_codes, heldout_codes, table, train_names, heldout_names, pose_cfg) -> dict:
@@ -159,16 +161,16 @@ def main() -> None:
             ),
         }
         if name == "ours":
+            codes = {clip.name: latents(net, clip) for clip in train_clips + heldout_clips}  # (tv, ti) each
             tv, ti, identity = [], [], []
-            for clip in train_clips + heldout_clips:
-                a, b = latents(net, clip)
-                flight = np.asarray(meta[clip.name]["in_flight"], dtype=bool)
+            for name_, (a, b) in codes.items():
+                flight = np.asarray(meta[name_]["in_flight"], dtype=bool)
                 tv.append(a[flight])
                 ti.append(b[flight])
-                identity.append(np.full(flight.sum(), meta[clip.name]["diver"]["id"]))
+                identity.append(np.full(flight.sum(), meta[name_]["diver"]["id"]))
             tv, ti, identity = np.concatenate(tv), np.concatenate(ti), np.concatenate(identity)
-            ti_codes_train = {c.name: latents(net, c)[1] for c in train_clips}
-            ti_codes_held = {c.name: latents(net, c)[1] for c in heldout_clips}
+            ti_codes_train = {c.name: codes[c.name][1] for c in train_clips}
+            ti_codes_held = {c.name: codes[c.name][1] for c in heldout_clips}
             row["disentanglement"] = {
                 "frames": len(identity),
                 "divers": int(len(np.unique(identity))),

@@ -121,10 +121,12 @@ def _turns_label(k: int) -> str:
 
 
 def plot_rotation(times: np.ndarray, angle_deg: np.ndarray, path: Path) -> None:
-    """Somersault angle (degrees, :func:`divekit.divemetrics.rotation_angle`) against time.
+    """Somersault rotation (degrees since take-off) against time.
 
-    times, angle_deg: (N,), NaN where there is no angle. A horizontal line marks every multiple
-    of 360° within the angle's range, labelled in turns (positive = forward).
+    times, angle_deg: (N,), NaN where there is no angle, e.g. :func:`divekit.divemetrics.axis_rotation`
+    (what ``analyze`` plots: the silhouette's turn, unsigned) or :func:`~divekit.divemetrics.rotation_angle`
+    (the pose's, positive forward). A horizontal line marks every multiple of 360° within the
+    angle's range, labelled in turns.
     """
     plt = _pyplot()
     t = _vector("times", times)
@@ -144,10 +146,10 @@ def plot_rotation(times: np.ndarray, angle_deg: np.ndarray, path: Path) -> None:
         total = (a[ok][-1] - a[ok][0]) / 360
         ax.set_title(f"somersault angle: {total:+.2f} turns")
     else:
-        ax.set_title("somersault angle: none (fewer than 2 posed flight frames)")
+        ax.set_title("somersault angle: none (fewer than 2 flight frames with an angle)")
         ax.text(0.5, 0.5, "no angle to show", transform=ax.transAxes, ha="center", va="center", color="0.3")
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("angle (°, + forward)")
+    ax.set_ylabel("rotation (°)")
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     save_figure(fig, path)

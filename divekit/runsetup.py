@@ -29,6 +29,12 @@ def _same_inputs(recorded: list[str], videos: list[Path]) -> bool:
     return [Path(p).resolve() for p in recorded] == [Path(v).resolve() for v in videos]
 
 
+def _section(cls: type, sections: dict, name: str, **options: object) -> object:
+    """Dataclass ``cls`` from the config file's [name] table, with the command-line options that were given."""
+    given = {k: v for k, v in options.items() if v is not None}
+    return build(cls, {**sections.get(name, {}), **given}, where=f"[{name}]")
+
+
 def _check_steps(steps: int | None) -> None:
     if steps is not None and steps <= 0:
         raise DivekitError(f"--steps must be positive, got {steps}")
@@ -100,16 +106,8 @@ def gravity_settings(
             raise DivekitError(f"no such weights file: {feature_weights}")
         loss_values.update(feature_net="resnet18", feature_weights=str(feature_weights))
     loss = build(LossConfig, loss_values, where="[loss]")
-    train_values = dict(sections.get("train", {}))
-    if steps is not None:
-        train_values["steps"] = steps
-    if seed is not None:
-        train_values["seed"] = seed
-    train = build(TrainConfig, train_values, where="[train]")
-    gravity_values = dict(sections.get("gravity", {}))
-    if no_gravity:
-        gravity_values["use_gravity"] = False
-    gravity = build(GravityConfig, gravity_values, where="[gravity]")
+    train = _section(TrainConfig, sections, "train", steps=steps, seed=seed)
+    gravity = _section(GravityConfig, sections, "gravity", use_gravity=False if no_gravity else None)
     return GravitySettings(model, loss, train, gravity)
 
 
@@ -150,18 +148,7 @@ def train_settings(
         if name in sections:
             raise DivekitError(f"[{name}] does not apply to train: the model and its gravity stage come from --init")
     loss = build(LossConfig, {**init_record["loss"], **sections.get("loss", {})}, where="[loss]")
-    train_values = dict(sections.get("train", {}))
-    if steps is not None:
-        train_values["steps"] = steps
-    if seed is not None:
-        train_values["seed"] = seed
-    train = build(TrainConfig, train_values, where="[train]")
-    selfsup_values = dict(sections.get("selfsup", {}))
-    if variant is not None:
-        selfsup_values["variant"] = variant
-    selfsup = build(SelfSupConfig, selfsup_values, where="[selfsup]")
-    pose_values = dict(sections.get("pose", {}))
-    if regressor is not None:
-        pose_values["regressor"] = regressor
-    pose = build(PoseConfig, pose_values, where="[pose]")
+    train = _section(TrainConfig, sections, "train", steps=steps, seed=seed)
+    selfsup = _section(SelfSupConfig, sections, "selfsup", variant=variant)
+    pose = _section(PoseConfig, sections, "pose", regressor=regressor)
     return TrainSettings(ModelConfig.from_dict(init_record["model"]), loss, train, selfsup, pose, init=weights)

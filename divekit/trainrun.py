@@ -32,7 +32,7 @@ from divekit.errors import DivekitError
 from divekit.features import build_feature_extractor
 from divekit.inference import boxes_dataframe
 from divekit.io import atomic_path, write_json_atomic
-from divekit.labels import VideoLabels, check_frames, every_kth, poses_dataframe, read_labels
+from divekit.labels import VideoLabels, check_frames, every_kth, poses_dataframe, read_labels, video_stem
 from divekit.metrics import pelvis_centred, pose_report
 from divekit.model import DiveNet
 from divekit.plots import plot_losses, plot_swap
@@ -77,7 +77,7 @@ def validation_videos(videos: Sequence[Path], labelled: Sequence[str], val: Sequ
     """Names (stems) of the labelled videos Φ is evaluated on and never trained on (see module doc)."""
     labelled = sorted(labelled)
     if val:
-        stems = [Path(v).name.removesuffix(".mp4").removesuffix(Path(v).suffix) for v in val]
+        stems = [video_stem(v) for v in val]
         missing = [s for s in stems if s not in labelled]
         if missing:
             raise DivekitError(f"--val {', '.join(missing)}: not among the labelled videos")
