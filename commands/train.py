@@ -62,75 +62,67 @@ def train(
     Under torchrun --nproc_per_node=N the self-supervised stage trains data-parallel: global batch =
     batch x N; rank 0 fits Φ and writes every output.
     """
-    from divekit import distributed
-
-    distributed.init_from_env(backend="gloo")  # under torchrun: join the other processes
-    try:
-        _train(
-            inputs, out, init, labels, label_fraction, variant, regressor, weak_2d, val, steps, config, resume,
-            backgrounds, seed, memory_gb, force, main=distributed.is_main(),
-        )  # fmt: skip
-    finally:
-        distributed.cleanup()
-
-
-def _train(
-    inputs, out, init, labels, label_fraction, variant, regressor, weak_2d, val, steps, config, resume,
-    backgrounds, seed, memory_gb, force, *, main: bool,
-) -> None:  # fmt: skip
     import contextlib
 
+    from divekit import distributed
     from divekit.runsetup import train_settings
     from divekit.trainrun import run_train
     from divekit.video import find_videos
 
     from ._training import RichProgress, prepare_run_dir
 
-    videos = find_videos(inputs)
-    settings = train_settings(
-        out,
-        videos,
-        init=init,
-        resume=resume,
-        force=force,
-        config_file=config,
-        variant=variant,
-        regressor=regressor,
-        steps=steps,
-        seed=seed,
-    )
-    prepare_run_dir(out, backgrounds)
-    if resume:  # the labels, fraction and validation split of the run being resumed, unless given again
-        from divekit.checkpoint import load_checkpoint
-
-        record, _ = load_checkpoint(out)
-        labels = labels or [Path(p) for p in record.get("labels", [])]
-        label_fraction = record.get("label_fraction", 1.0) if label_fraction is None else label_fraction
-        val = val or record.get("val") or None
-        weak_2d = weak_2d or bool(record.get("weak_2d"))
-    with console.status("preparing") if main else contextlib.nullcontext() as status:
-        progress = RichProgress(f"train ({settings.selfsup.variant})", show=("recon", "dsl", "css", "pose2d"))
-
-        def on_status(message: str) -> None:
-            if status is not None:
-                status.update(message)
-
-        result = run_train(
-            videos,
+    distributed.init_from_env(backend="gloo")  # under torchrun: join the other processes
+    main = distributed.is_main()  # only rank 0 talks to the user
+    try:
+        videos = find_videos(inputs)
+        settings = train_settings(
             out,
-            settings,
-            labels=labels or [],
-            label_fraction=1.0 if label_fraction is None else label_fraction,
-            val=val,
-            weak_2d=weak_2d,
+            videos,
+            init=init,
             resume=resume,
-            background_dir=backgrounds,
-            memory_gb=memory_gb,
-            callbacks=[progress] if main else [],
-            on_status=on_status,
+            force=force,
+            config_file=config,
+            variant=variant,
+            regressor=regressor,
+            steps=steps,
+            seed=seed,
         )
-    if not main:
-        return
+        prepare_run_dir(out, backgrounds)
+        # a resumed run keeps its labels, fraction and validation split unless they are given again
+        resumed = settings.resumed
+        labels = labels or [Path(p) for p in resumed.get("labels", [])]
+        label_fraction = resumed.get("label_fraction", 1.0) if label_fraction is None else label_fraction
+        val = val or resumed.get("val") or None
+        weak_2d = weak_2d or bool(resumed.get("weak_2d"))
+        with console.status("preparing") if main else contextlib.nullcontext() as status:
+            progress = RichProgress(f"train ({settings.selfsup.variant})", show=("recon", "dsl", "css", "pose2d"))
+
+            def on_status(message: str) -> None:
+                if status is not None:
+                    status.update(message)
+
+            result = run_train(
+                videos,
+                out,
+                settings,
+                labels=labels,
+                label_fraction=label_fraction,
+                val=val,
+                weak_2d=weak_2d,
+                resume=resume,
+                background_dir=backgrounds,
+                memory_gb=memory_gb,
+                callbacks=[progress] if main else [],
+                on_status=on_status,
+            )
+        if main:
+            _report(result, out)
+    finally:
+        distributed.cleanup()
+
+
+def _report(result, out: Path) -> None:
+    """What a finished run says: steps, time, validation figures and files written."""
     console.print(f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min on {result.clips} clips")
     if result.metrics is None:
         console.print("no labels given: no pose regressor, poses.csv or metrics.json (pass --labels)")

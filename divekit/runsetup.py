@@ -137,6 +137,7 @@ def train_settings(
             train,
             build(SelfSupConfig, record["selfsup"], where="checkpoint [selfsup]"),
             build(PoseConfig, record["pose"], where="checkpoint [pose]"),
+            resumed=record,
         )
 
     if init is None:

@@ -60,6 +60,7 @@ class TrainSettings:
     selfsup: SelfSupConfig
     pose: PoseConfig
     init: dict[str, Any] = field(default_factory=dict)  # the gravity run's DiveNet weights
+    resumed: dict[str, Any] = field(default_factory=dict)  # the record of the run being resumed
 
 
 def load_init(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
