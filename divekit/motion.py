@@ -140,8 +140,8 @@ def axis_angles(
     for k, (cx, cy, bw, bh) in enumerate(boxes_px):
         if not np.isfinite([cx, cy, bw, bh]).all():
             continue
-        x0, x1 = int(max(0, cx - (0.5 + margin) * bw)), int(min(w, cx + (0.5 + margin) * bw) + 1)
-        y0, y1 = int(max(0, cy - (0.5 + margin) * bh)), int(min(h, cy + (0.5 + margin) * bh) + 1)
+        x0, x1 = int(max(0, cx - (0.5 + margin) * bw)), min(w, int(cx + (0.5 + margin) * bw) + 1)
+        y0, y1 = int(max(0, cy - (0.5 + margin) * bh)), min(h, int(cy + (0.5 + margin) * bh) + 1)
         if x1 <= x0 or y1 <= y0:
             continue
         diff = np.abs(frames[k, y0:y1, x0:x1].astype(np.int16) - background[y0:y1, x0:x1]).max(axis=-1)

@@ -86,3 +86,13 @@ def test_axis_angles_follow_a_rotated_bar():
     angles = axis_angles(frames, background, boxes)
     np.testing.assert_allclose(np.degrees(angles), [0.0, 45.0, 90.0], atol=2.0)
     assert np.isnan(axis_angles(background[None], background, boxes[:1])[0])  # nothing there
+
+
+def test_axis_angles_of_a_box_over_the_frame_edge():
+    # a box reaching past the bottom-right corner (a diver entering at the bottom of the frame):
+    # the part inside the frame is measured; found on a rendered clip whose box ended on the last row
+    background = np.full((40, 40, 3), 100, dtype=np.uint8)
+    frame = background.copy()
+    frame[30:40, 36:39] = 220  # a vertical bar touching the bottom edge
+    angles = axis_angles(frame[None], background, np.array([[37.0, 36.0, 8.0, 9.3]]))
+    np.testing.assert_allclose(np.degrees(angles), [90.0], atol=2.0)
