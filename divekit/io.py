@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -50,6 +51,28 @@ def atomic_path(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+# what atomic_path and staging_dir leave behind when a process is killed mid-write (mkstemp and
+# mkdtemp draw 8 characters from [a-z0-9_])
+_LEFTOVER = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$|^\.divekit-staging-[a-z0-9_]{8}$")
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files and folders a killed divekit process left in ``folder``.
+
+    Only names :func:`atomic_path` and :func:`staging_dir` make are touched; call it when no
+    other divekit process writes to ``folder`` (e.g. on ``--resume``). Returns what was removed.
+    """
+    removed = []
+    for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
+        if _LEFTOVER.match(path.name):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def write_text_atomic(target: Path, text: str) -> None:

@@ -28,7 +28,7 @@ import torch
 from divekit import distributed
 from divekit.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from divekit.errors import DivekitError
-from divekit.io import write_text_atomic
+from divekit.io import remove_leftovers, write_text_atomic
 
 
 def set_seed(seed: int) -> None:
@@ -211,6 +211,8 @@ class Trainer:
                 f"this run was trained by {saved} process(es): resume it with as many (not {now}) to continue exactly"
             )
         mine = state["ranks"][distributed.rank()] if saved > 1 else state
+        if distributed.is_main():
+            remove_leftovers(self.run_dir)  # half-written checkpoints of the run that was killed
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = self.saved_step = int(state["step"])

@@ -70,8 +70,12 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(tmp
     reference = launch(dive_folder, straight, "--steps", STEPS, "--config", tiny_config)
     kill_after_first_checkpoint(launch(dive_folder, killed, "--steps", STEPS, "--config", tiny_config), killed)
     assert not (killed / "boxes.csv").exists()
+    # what a kill inside a checkpoint write leaves (the kill above lands between writes, mostly)
+    half = killed / ".checkpoint.pt.k1ll3d_x.part.pt"
+    half.write_bytes(b"half a checkpoint")
 
-    finish(launch(dive_folder, killed, "--resume"))  # settings, steps and seed come from the checkpoint
+    finish(launch(dive_folder, killed, "--resume"))
+    assert not half.exists()  # settings, steps and seed come from the checkpoint
     finish(reference)
     assert_same_run(straight, killed)
     assert (killed / "boxes.csv").read_text() == (straight / "boxes.csv").read_text()

@@ -59,3 +59,25 @@ def test_analyze_keeps_the_old_report_when_the_disk_fills(tmp_path, dive_folder,
     assert_one_line_error(result, "No space left on device")
     assert snapshot(out) == before
     assert [p.name for p in out.iterdir()] == ["dive0"]  # no half-built report left beside it
+
+
+
+def test_remove_leftovers_takes_only_what_a_killed_write_left(tmp_path):
+    from divekit.io import atomic_path, remove_leftovers, staging_dir
+
+    with atomic_path(tmp_path / "losses.csv") as tmp:  # the names a write in progress has
+        ours = [tmp]
+    with staging_dir(tmp_path) as stage:  # and a staging folder
+        ours += [tmp_path / ".checkpoint.pt.ab_12xyz.part.pt", stage]
+    (tmp_path / "losses.csv").unlink()
+    for p in ours[:2]:
+        p.write_text("half")
+    ours[2].mkdir()
+    (ours[2] / "boxes.csv").write_text("half")
+    mine = ["checkpoint.pt", ".notes.part", ".hidden.part.txt", "data.abcdefgh.part.csv", ".x.abcdefghi.part.pt"]
+    for name in mine:
+        (tmp_path / name).write_text("mine")
+
+    assert sorted(remove_leftovers(tmp_path)) == sorted(ours)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(mine)
+    assert all((tmp_path / name).read_text() == "mine" for name in mine)
