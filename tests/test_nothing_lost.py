@@ -61,7 +61,6 @@ def test_analyze_keeps_the_old_report_when_the_disk_fills(tmp_path, dive_folder,
     assert [p.name for p in out.iterdir()] == ["dive0"]  # no half-built report left beside it
 
 
-
 def test_remove_leftovers_takes_only_what_a_killed_write_left(tmp_path):
     from divekit.io import atomic_path, remove_leftovers, staging_dir
 
