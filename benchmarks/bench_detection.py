@@ -13,7 +13,13 @@ Arms: ``gravity`` (the default objective), ``no-gravity`` (reconstruction only, 
 the ablations ``track-only`` (tracking losses, no proposals) and ``proposals-only`` (proposals,
 no tracking losses), and ``gravity-noenergy`` / ``no-gravity-noenergy``: the first two with a
 detector whose heatmap is purely learned (``detector_energy = false``).
-Writes curves.csv, curves.png and prints a table.
+Writes curves.csv, curves.png and prints the curves and a time-to-level table: when each arm first
+has 25/50/75/90 % of the flight frames at each IoU level, and the no-prior arm's time over the
+prior's. Arms may run in separate processes (side by side, or with different budgets); then
+
+    python benchmarks/bench_detection.py sample_data --table A/curves.csv B/curves.csv
+
+prints the table of both.
 """
 
 from __future__ import annotations
@@ -113,7 +119,14 @@ def main() -> None:
     parser.add_argument(
         "--true-backgrounds", action="store_true", help="use the renderer's true backgrounds instead of estimating"
     )
+    parser.add_argument(
+        "--table", type=Path, nargs="+", metavar="CURVES_CSV",
+        help="only print the time-to-level table of earlier runs' curves.csv (arms run in separate processes)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.table:
+        print(reach_table(pd.concat([pd.read_csv(p) for p in args.table], ignore_index=True)))
+        return
 
     splits = json.loads((args.folder / "splits.json").read_text())
     model_cfg = preset("small")
@@ -180,14 +193,39 @@ def main() -> None:
     print()
     print(df.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print()
+    print(reach_table(df))
+
+
+def reach_table(df: pd.DataFrame, fractions=(0.25, 0.5, 0.75, 0.9)) -> str:
+    """When each arm first has ``fraction`` of the flight frames at IoU >= level, in minutes and steps;
+    with two arms, the second's time over the first's ("> x" when the second never got there in its run)."""
+    arms = list(dict.fromkeys(df["arm"]))
+    budget = {arm: df.loc[df["arm"] == arm, "minutes"].max() for arm in arms}
+    header = f"{'IoU':>5} {'frames':>7} " + "".join(f"{a:>28}" for a in arms)
+    lines = [header + (f"{'ratio':>12}" if len(arms) == 2 else "")]
     for level in LEVELS:
-        col = f"iou>={level}"
-        for target in (0.5, 0.9):
-            reach = {arm: d.loc[d[col] >= target, "minutes"].min() for arm, d in df.groupby("arm")}
-            print(
-                f"first time {target:.0%} of flight frames reach IoU >= {level}: "
-                + ", ".join(f"{a} {m:.1f} min" if np.isfinite(m) else f"{a} never" for a, m in reach.items())
-            )
+        for target in fractions:
+            first = {}
+            for arm in arms:
+                hit = df[(df["arm"] == arm) & (df[f"iou>={level}"] >= target)].sort_values("minutes")
+                first[arm] = (float(hit["minutes"].iloc[0]), int(hit["step"].iloc[0])) if len(hit) else None
+            cells = [
+                f"{first[a][0]:.1f} min ({first[a][1]} steps)" if first[a] else f"not in {budget[a]:.0f} min"
+                for a in arms
+            ]
+            line = f"{level:>5} {target:>7.0%} " + "".join(f"{c:>28}" for c in cells)
+            if len(arms) == 2:
+                line += f"{_ratio(first[arms[0]], first[arms[1]], budget[arms[1]]):>12}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _ratio(fast: tuple[float, int] | None, slow: tuple[float, int] | None, slow_budget: float) -> str:
+    if fast is None:
+        return "-"
+    if fast[0] == 0:
+        return "1.0x" if slow is not None and slow[0] == 0 else "-"
+    return f"{slow[0] / fast[0]:.1f}x" if slow is not None else f"> {slow_budget / fast[0]:.1f}x"
 
 
 def plot(df: pd.DataFrame, path: Path) -> None:

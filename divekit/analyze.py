@@ -6,8 +6,9 @@ own timestamps, is what falls at g: :func:`divekit.divemetrics.dive_report` find
 it, fits the parabola whose acceleration gives metres per pixel (unless a calibration file gives
 the scale) and computes the dive figures. (A learned centre-of-mass offset in the box was tried:
 its track scattered 7-13 px about a parabola against 2-3 px for the box centre, so it was dropped.)
-The video is streamed in batches, so memory does not grow with its length: only a few numbers per
-frame are kept.
+Take-off is dated on the frames around it, read a second time (the toes leaving the board,
+:mod:`divekit.contacts`), and entry by the box's lower edge ceasing to fall. The video is streamed
+in batches, so memory does not grow with its length: only a few numbers per frame are kept.
 
 Outputs, in one folder per video: ``frames.csv``, ``summary.json``, ``height.png``,
 ``rotation.png``, ``skeletons.png`` and, on request, ``overlay.mp4``.
@@ -29,6 +30,8 @@ import pandas as pd
 import torch
 
 from divekit.calibration.calibfile import Calibration
+from divekit.calibration.freefall import FreeFallFit
+from divekit.contacts import feet_takeoff, takeoff_frames
 from divekit.data import find_background
 from divekit.divemetrics import Flight, axis_rotation, dive_report
 from divekit.errors import DivekitError
@@ -113,6 +116,21 @@ def track_video(
     return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, source, origin)
 
 
+def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float | None:
+    """Take-off from the feet (:func:`divekit.contacts.feet_takeoff`) on the frames around the fall's
+    start, read again from ``video`` at its own size (a second look at some 50 frames: memory stays flat)."""
+    window = takeoff_frames(track.times, fit)
+    if window is None:
+        return None
+    frames = VideoReader(video).read(np.append(window.frames, window.reference))
+    picked = window.frames
+    when, _ = feet_takeoff(
+        frames[:-1], track.times[picked], track.boxes[picked], window.standing, frames[-1],
+        track.boxes[window.reference], fit,
+    )  # fmt: skip
+    return when
+
+
 def frames_dataframe(track: Track, in_flight: np.ndarray) -> pd.DataFrame:
     """One row per frame: ``FRAME_COLUMNS``."""
     n = len(track.times)
@@ -169,6 +187,7 @@ def analyze_video(
         track.joints,
         box_h=track.boxes[:, 3],
         axis_angle=track.axis_angle,
+        takeoff_from=lambda fit: feet_takeoff_on_video(video, track, fit),
         metres_per_pixel=calibration.metres_per_pixel if calibration else None,
         metres_per_pixel_uncertainty=calibration.metres_per_pixel_uncertainty if calibration else None,
     )

@@ -35,6 +35,7 @@ import numpy as np
 from divekit.calibration.freefall import FreeFallFit, robust_free_fall
 from divekit.calibration.scale import G, acc_range_from_box, acceleration_px
 from divekit.calibration.scale import metres_per_pixel as scale_from_acc
+from divekit.contacts import back_along, crossing_time, entry_from_bottom
 from divekit.skeleton import J, neck, pelvis, torso_frame
 
 # --- position thresholds ---------------------------------------------------------------------------
@@ -47,9 +48,10 @@ BENT_RAD = math.radians(70.0)
 # each angle is summarised by the value it exceeds during 30 % of the flight frames.
 HELD_QUANTILE = 0.7
 POSITIONS = ("tuck", "pike", "straight", "free")
-# Contacts: the box's lower edge leaves the platform level / reaches the water level by this
-# fraction of the box height; the platform level is the median over the last frames before the run.
-# On the 25 sample clips (default model) this took the flight-time error from 4.2 to 1.7 frames (median).
+# Take-off without frames: the box's lower edge leaves the platform level by this fraction of the
+# box height; the platform level is the median over the last frames before the run. On the 25
+# sample clips (default model) the box's edge took the flight-time error from 4.2 to 1.7 frames
+# (median) against the free-fall run's ends; divekit.contacts does better with the frames.
 CONTACT_TOL = 0.05
 PLATFORM_FRAMES = 15
 
@@ -57,6 +59,7 @@ SUMMARY_KEYS = (
     "flight_found",
     "reason",
     "takeoff_time_s",
+    "takeoff_source",
     "entry_time_s",
     "flight_time_s",
     "metres_per_pixel",
@@ -98,6 +101,7 @@ class Flight:
     takeoff_time_uncertainty_s: float | None
     entry_time_uncertainty_s: float | None
     in_flight: np.ndarray  # (N,) bool: frames from the first to the last frame of the run
+    takeoff_source: str | None = None  # what dated take-off: "feet", "box" or "free-fall run"
 
     @property
     def complete(self) -> bool:
@@ -116,6 +120,7 @@ def _find_flight(
     min_sag_tol: float,
     refine: bool = True,
     min_tol_px: float = 0.5,
+    takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
 ) -> tuple[Flight | None, str]:
     t = np.asarray(times, dtype=np.float64)
     y = np.asarray(box_cy, dtype=np.float64)
@@ -164,21 +169,26 @@ def _find_flight(
     before, after = measured[measured < first], measured[measured > last]
     takeoff = fit.t_start if len(before) else None
     entry = fit.t_end if len(after) else None
+    takeoff_source = "free-fall run" if takeoff is not None else None
+    measured = takeoff_from(fit) if takeoff is not None and takeoff_from is not None else None
+    if measured is not None:
+        takeoff, takeoff_source = measured, "feet"
     if box_h is not None:
         # The centre's free-fall run starts while the legs still extend and ends after the hands
-        # reach the water (the centre keeps falling): the box's lower edge, on the platform before
-        # take-off and at the water line after entry, dates both contacts (benchmarks/bench_analyze.py).
+        # reach the water (the centre keeps falling): the box's lower edge dates both contacts
+        # better (divekit.contacts). Take-off: it leaves the platform level, dated back along the
+        # parabola; entry: it stops falling.
         bottom = np.where(ok, y + h / 2, np.nan)
-        tol = CONTACT_TOL * float(np.median(h[fit.inliers & ok]))
-        apex = int(np.argmin(np.abs(np.where(ok, t, np.inf) - fit.apex_time)))
-        if takeoff is not None and len(before) >= 3:
+        if takeoff is not None and measured is None and len(before) >= 3:
+            tol = CONTACT_TOL * float(np.median(h[fit.inliers & ok]))
+            apex = int(np.argmin(np.abs(np.where(ok, t, np.inf) - fit.apex_time)))
             platform = float(np.nanmedian(bottom[before[-PLATFORM_FRAMES:]]))
-            cross = _crossing(t, bottom, platform - tol, apex, -1)
-            takeoff = _back_along(fit, cross, tol, -1) if cross is not None else takeoff
-        if entry is not None and len(after) >= 2:
-            water = float(np.nanmedian(bottom[after]))
-            cross = _crossing(t, bottom, water - tol, apex, +1)
-            entry = _back_along(fit, cross, tol, +1) if cross is not None else entry
+            cross = crossing_time(t, bottom, platform - tol, apex, -1)
+            if cross is not None:
+                takeoff, takeoff_source = back_along(fit, cross, tol, -1), "box"
+        if entry is not None:
+            fitted = entry_from_bottom(t, bottom, fit)
+            entry = fitted if fitted is not None else entry
     # in flight: from the frame nearest take-off to the frame nearest entry
     lo = takeoff if takeoff is not None else fit.t_start
     hi = entry if entry is not None else fit.t_end
@@ -192,32 +202,10 @@ def _find_flight(
             takeoff_time_uncertainty_s=float(t[first] - t[before[-1]]) if len(before) else None,
             entry_time_uncertainty_s=float(t[after[0]] - t[last]) if len(after) else None,
             in_flight=in_flight,
+            takeoff_source=takeoff_source if takeoff is not None else None,
         ),
         "",
     )
-
-
-def _crossing(t: np.ndarray, y: np.ndarray, level: float, start: int, step: int) -> float | None:
-    """Walking from index ``start`` by ``step``, the first time (linearly interpolated) y crosses ``level``."""
-    k = start
-    while 0 <= k + step < len(t):
-        a, b = y[k], y[k + step]
-        if np.isfinite(a) and np.isfinite(b) and (a - level) * (b - level) <= 0 and a != b:
-            return float(t[k] + (level - a) / (b - a) * (t[k + step] - t[k]))
-        k += step
-    return None
-
-
-def _back_along(fit: FreeFallFit, t_cross: float, tol: float, side: int) -> float:
-    """The time the fitted centre was ``tol`` px lower than at ``t_cross``: before it (side -1,
-    take-off, on the way up) or after it (side +1, entry, on the way down). The crossing is
-    detected ``tol`` px inside the flight; this removes that lag."""
-    # y(t) - y(t_cross) - tol = 0, with y(t) = y0 + v0 (t - t0) + acc (t - t0)² / 2
-    a, b = 0.5 * fit.acc, fit.v0
-    c = -(b * (t_cross - fit.t0) + a * (t_cross - fit.t0) ** 2) - tol
-    roots = np.roots([a, b, c]).real + fit.t0 if a else np.array([fit.t0 - c / b])
-    side_roots = roots[(roots - t_cross) * side >= 0]
-    return float(side_roots[np.argmin(np.abs(side_roots - t_cross))]) if len(side_roots) else t_cross
 
 
 def find_flight(
@@ -469,6 +457,7 @@ def dive_report(
     g: float = G,
     tol_px: float | None = None,
     axis_angle: np.ndarray | None = None,
+    takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
 ) -> tuple[dict, Flight | None]:
     """Every figure of one dive as a JSON-ready dict with the keys :data:`SUMMARY_KEYS`, and its flight.
 
@@ -483,8 +472,11 @@ def dive_report(
     ``somersaults`` the unsigned count of :func:`axis_turns`, with ``somersault_direction``
     (forward / backward) from the pose; without it, ``somersaults`` is the pose's signed count.
 
-    Figures: take-off and entry are the box's lower edge leaving the platform level and reaching
-    the water level (else the ends of the free-fall run); the apex is
+    ``takeoff_from(fit)``, given the fitted free fall, may measure take-off elsewhere (on the
+    frames, :func:`divekit.contacts.feet_takeoff`; ``takeoff_source`` "feet"); when it gives None,
+    take-off is the box's lower edge leaving the platform level ("box"), else the free-fall run's
+    start ("free-fall run"). Entry is the box's lower edge ceasing to fall
+    (:func:`divekit.contacts.entry_from_bottom`), else the run's end. The apex is
     the centre's rise above its take-off height on the fitted parabola; the entry speed combines
     the parabola's vertical speed at entry with the horizontal speed of a line fitted to box_cx
     over the run; the horizontal travel is that line's change between take-off and entry
@@ -513,8 +505,9 @@ def dive_report(
         h = h[np.isfinite(h) & (h > 0)]
         tol_px = max(3.0, float(np.median(h)) / 8) if len(h) else 3.0
     flight, reason = _find_flight(
-        t, cy, box_h=box_h, valid=valid, acc_range=acc_range, tol_px=tol_px, min_flight_s=0.3, min_sag_tol=3.0
-    )
+        t, cy, box_h=box_h, valid=valid, acc_range=acc_range, tol_px=tol_px, min_flight_s=0.3, min_sag_tol=3.0,
+        takeoff_from=takeoff_from,
+    )  # fmt: skip
     if flight is None:
         out["reason"] = reason
         return out, None
@@ -522,6 +515,7 @@ def dive_report(
     out["flight_found"] = True
     out["fit_rmse_px"] = fit.rmse_px
     out["takeoff_time_s"] = flight.takeoff_time_s
+    out["takeoff_source"] = flight.takeoff_source
     out["takeoff_time_s_uncertainty"] = flight.takeoff_time_uncertainty_s
     out["entry_time_s"] = flight.entry_time_s
     out["entry_time_s_uncertainty"] = flight.entry_time_uncertainty_s

@@ -45,11 +45,11 @@ def foreground(frames: np.ndarray, background: np.ndarray, *, factor: int = 4) -
     """
     diff = np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1).astype(np.float32)
     diff = _pool(diff, factor)
-    thr = _threshold(diff)
+    thr = foreground_threshold(diff)
     return np.clip((diff - thr) / thr, 0.0, 1.0)
 
 
-def _threshold(diff: np.ndarray) -> float:
+def foreground_threshold(diff: np.ndarray) -> float:
     """Foreground threshold of background differences: the median plus six robust standard deviations."""
     med = float(np.median(diff))
     mad = float(np.median(np.abs(diff - med))) * 1.4826
@@ -135,7 +135,7 @@ def axis_angles(
     n, h, w = frames.shape[:3]
     assert boxes_px.shape == (n, 4) and background.shape == frames.shape[1:], (boxes_px.shape, background.shape)
     sample = np.abs(frames[:, ::stride, ::stride].astype(np.int16) - background[::stride, ::stride]).max(axis=-1)
-    thr = _threshold(sample)
+    thr = foreground_threshold(sample)
     out = np.full(n, np.nan)
     for k, (cx, cy, bw, bh) in enumerate(boxes_px):
         if not np.isfinite([cx, cy, bw, bh]).all():

@@ -1,0 +1,175 @@
+"""The moments of take-off (the toes leave the board) and entry (the body reaches the water).
+
+The box centre's free-fall run (:mod:`divekit.calibration.freefall`) dates neither: it starts while
+the legs still extend and ends after the hands are in (the centre keeps falling). Two witnesses do
+better, each measured on the 25 rendered clips of the held-out divers (``benchmarks/bench_analyze.py``):
+
+- **take-off, from the feet** (:func:`feet_takeoff`): the frames around the run's start are compared
+  with a frame taken after it, when the board is empty, so the diver is all that differs (the
+  estimated background's own errors along the board's edges cancel). The toes stand in the few rows
+  just above the board's surface; take-off is when they have left them. Against the truth this is
+  0.6-2 frames late (median 1.0) where the box's lower edge scattered ±5 frames;
+- **entry, from the box's lower edge** (:func:`entry_from_bottom`): it falls along a smooth curve
+  until the body meets the water, then hardly moves. The break between the two is fitted, with no
+  water level to estimate (a level taken from the frames after entry sat up to 80 px below the
+  surface where the submerged body stays visible, dating the entry up to 8 frames late).
+
+Shapes: times (N,) seconds; frames (K, H, W, 3) uint8 at the video's own size; boxes (K, 4)
+cx, cy, w, h in its pixels. Pure numpy; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from divekit.calibration.freefall import FreeFallFit
+from divekit.motion import foreground_threshold
+
+FEET_BAND_PX = 3  # rows just above the board's surface where the standing toes are counted
+OFF_FRACTION = 0.2  # the toes are off when fewer than this fraction of their standing pixels remain
+WINDOW_S = 0.4  # frames read on each side of the free-fall run's start
+REFERENCE_AFTER_S = 0.4  # the empty-board frame: this long after the window
+STANDING_FRAMES = 15  # the last frames before the run that date the board's surface
+ENTRY_WINDOW_S = 0.45  # the box's lower edge is fitted this long on each side of the run's end
+
+
+def crossing_time(t: np.ndarray, y: np.ndarray, level: float, start: int, step: int) -> float | None:
+    """Walking from index ``start`` by ``step``, the first time (linearly interpolated) y crosses ``level``."""
+    k = start
+    while 0 <= k + step < len(t):
+        a, b = y[k], y[k + step]
+        if np.isfinite(a) and np.isfinite(b) and (a - level) * (b - level) <= 0 and a != b:
+            return float(t[k] + (level - a) / (b - a) * (t[k + step] - t[k]))
+        k += step
+    return None
+
+
+def back_along(fit: FreeFallFit, t_cross: float, rise_px: float, side: int) -> float:
+    """The time the fitted centre was ``rise_px`` px lower than at ``t_cross``: before it (side -1,
+    take-off, on the way up) or after it (side +1, entry, on the way down). A contact detected once
+    the body has moved ``rise_px`` into the flight is dated back by this."""
+    # y(t) - y(t_cross) - rise = 0, with y(t) = y0 + v0 (t - t0) + acc (t - t0)² / 2
+    a, b = 0.5 * fit.acc, fit.v0
+    c = -(b * (t_cross - fit.t0) + a * (t_cross - fit.t0) ** 2) - rise_px
+    roots = np.roots([a, b, c]).real + fit.t0 if a else np.array([fit.t0 - c / b])
+    side_roots = roots[(roots - t_cross) * side >= 0]
+    return float(side_roots[np.argmin(np.abs(side_roots - t_cross))]) if len(side_roots) else t_cross
+
+
+# --- take-off --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TakeoffFrames:
+    """Which frames :func:`feet_takeoff` needs: ``frames`` (K,) indices around the run's start,
+    ``standing`` (K,) those before it, and ``reference``, a frame with the board empty."""
+
+    frames: np.ndarray
+    standing: np.ndarray
+    reference: int
+
+
+def takeoff_frames(times: np.ndarray, fit: FreeFallFit) -> TakeoffFrames | None:
+    """The frames to read for :func:`feet_takeoff`, or None when the clip has too few of them
+    (fewer than 3 before the run's start, or none late enough to show the empty board)."""
+    t = np.asarray(times, dtype=np.float64)
+    window = np.flatnonzero((t >= fit.t_start - WINDOW_S) & (t <= fit.t_start + WINDOW_S))
+    later = np.flatnonzero(t >= fit.t_start + WINDOW_S + REFERENCE_AFTER_S)
+    standing = t[window] < fit.t_start
+    if standing.sum() < 3 or len(later) == 0:
+        return None
+    return TakeoffFrames(frames=window, standing=standing, reference=int(later[0]))
+
+
+def feet_takeoff(
+    frames: np.ndarray,
+    times: np.ndarray,
+    boxes: np.ndarray,
+    standing: np.ndarray,
+    reference: np.ndarray,
+    reference_box: np.ndarray,
+    fit: FreeFallFit,
+) -> tuple[float | None, str]:
+    """(take-off time, "") from the frames around it, or (None, why not).
+
+    ``frames`` (K, H, W, 3), ``times`` (K,), ``boxes`` (K, 4) and ``standing`` (K,) bool are the
+    frames of :func:`takeoff_frames`; ``reference`` (H, W, 3) is its empty-board frame and
+    ``reference_box`` (4,) the diver's box there. The board's surface is the lowest row the diver
+    covers while standing (the median over the last :data:`STANDING_FRAMES`); the toes are the
+    diver's pixels in the :data:`FEET_BAND_PX` rows above it. Take-off is when fewer than
+    :data:`OFF_FRACTION` of their standing count remain, dated back along the fitted parabola by
+    the half band the body has risen by then.
+    """
+    frames = np.asarray(frames)
+    k, h, w = frames.shape[:3]
+    assert times.shape == (k,) and boxes.shape == (k, 4) and standing.shape == (k,), (times.shape, boxes.shape)
+    stand = boxes[standing]
+    stand = stand[np.isfinite(stand).all(axis=1)][-STANDING_FRAMES:]
+    if len(stand) < 3:
+        return None, "fewer than 3 frames with a box before take-off"
+    bottom, height = float(np.median(stand[:, 1] + stand[:, 3] / 2)), float(np.median(stand[:, 3]))
+    x0 = int(max(0, np.min(stand[:, 0] - 0.6 * stand[:, 2])))
+    x1 = int(min(w, np.max(stand[:, 0] + 0.6 * stand[:, 2]) + 1))
+    y0, y1 = int(max(0, bottom - 0.3 * height)), int(min(h, bottom + 0.3 * height) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None, "the standing box is outside the frame"
+    rx, ry, rw, rh = reference_box
+    if np.isfinite(reference_box).all() and ry + rh / 2 > y0 and abs(rx - (x0 + x1) / 2) < (rw + x1 - x0) / 2:
+        return None, "the diver is still over the board in the reference frame"
+    diff = np.abs(frames[:, y0:y1, x0:x1].astype(np.int16) - reference[y0:y1, x0:x1]).max(axis=-1)
+    on_rows = (diff > foreground_threshold(diff)).sum(axis=2)  # (K, rows): diver pixels per row
+    lowest = [np.flatnonzero(r >= 2)[-1] for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
+    if len(lowest) < 3:
+        return None, "no feet seen on the board"
+    surface = int(np.median(lowest))
+    toes = on_rows[:, max(0, surface - FEET_BAND_PX + 1) : surface + 1].sum(axis=1).astype(np.float64)
+    standing_toes = float(np.median(toes[standing][-5:]))
+    if standing_toes < 3:
+        return None, "no feet seen on the board"
+    level = OFF_FRACTION * standing_toes
+    if toes[-1] >= level:
+        return None, "the feet do not leave the board in the frames read"
+    off = crossing_time(times, toes, level, len(times) - 1, -1)
+    if off is None:
+        return None, "the feet do not leave the board in the frames read"
+    return back_along(fit, off, FEET_BAND_PX / 2, -1), ""
+
+
+# --- entry -----------------------------------------------------------------------------------------
+
+
+def _hinge_cost(t: np.ndarray, y: np.ndarray, t_break: float) -> float:
+    """Absolute residuals of the best curve that is quadratic before ``t_break`` and straight after it
+    (continuous there), fitted by least squares."""
+    d = t - t_break
+    before, after = np.minimum(d, 0.0), np.maximum(d, 0.0)
+    a = np.stack([np.ones_like(d), before, before**2, after], axis=1)
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    return float(np.abs(a @ coef - y).sum())
+
+
+def entry_from_bottom(times: np.ndarray, bottom: np.ndarray, fit: FreeFallFit) -> float | None:
+    """The entry time from the box's lower edge ``bottom`` (N,) px at ``times`` (N,) s, or None.
+
+    Within :data:`ENTRY_WINDOW_S` of the free-fall run's end, the edge is fitted by a curve that is
+    quadratic (falling) before a break and straight (at the water, or sinking slowly) after it; the
+    break with the smallest absolute residuals, searched on a tenth of the frame interval and
+    refined, is the entry. None with fewer than 4 frames on either side of the run's end.
+    """
+    from scipy.optimize import minimize_scalar
+
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(bottom, dtype=np.float64)
+    near = (np.abs(t - fit.t_end) <= ENTRY_WINDOW_S) & np.isfinite(y)
+    t, y = t[near], y[near]
+    if (t <= fit.t_end).sum() < 4 or (t > fit.t_end).sum() < 4:
+        return None
+    step = float(np.median(np.diff(t))) / 10
+    grid = np.arange(t[1], t[-2], step)
+    best = grid[int(np.argmin([_hinge_cost(t, y, b) for b in grid]))]
+    refined = minimize_scalar(
+        lambda b: _hinge_cost(t, y, b), bounds=(best - step, best + step), method="bounded", options={"xatol": 1e-6}
+    )
+    return float(refined.x) if refined.fun <= _hinge_cost(t, y, best) else float(best)

@@ -1,0 +1,121 @@
+"""Take-off from the feet on the board, entry from the box's lower edge (divekit.contacts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from divekit.calibration.freefall import FreeFallFit
+from divekit.contacts import (
+    back_along,
+    crossing_time,
+    entry_from_bottom,
+    feet_takeoff,
+    takeoff_frames,
+)
+
+FPS, T0 = 60.0, 0.5
+V_UP, ACC = 300.0, 490.0  # px/s up at take-off, px/s² down
+SURFACE = 59  # the lowest row the standing diver covers; the board starts below it
+
+
+def fall(t: np.ndarray) -> np.ndarray:
+    """Rise of the body above its standing position (px) at times t: 0 until T0, then ballistic."""
+    s = np.maximum(np.asarray(t, dtype=np.float64) - T0, 0.0)
+    return V_UP * s - 0.5 * ACC * s**2
+
+
+def free_fall_fit(t: np.ndarray, y_centre_standing: float = 40.0) -> FreeFallFit:
+    flying = t >= T0
+    return FreeFallFit(
+        t0=T0, y0=y_centre_standing, v0=-V_UP, acc=ACC, acc_std=0.0, t_start=float(t[flying][0]),
+        t_end=float(t[-1]), inliers=flying, rmse_px=0.0,
+    )  # fmt: skip
+
+
+def board_scene(t: np.ndarray, *, h: int = 100, w: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (N, h, w, 3) of a grey board (rows > SURFACE) and a bright 11-px-wide diver standing on
+    it (rows 20..SURFACE), who rises by fall(t); and the diver's boxes (N, 4)."""
+    frames = np.full((len(t), h, w, 3), 90, dtype=np.uint8)
+    frames[:, SURFACE + 1 : SURFACE + 11] = 60  # the board
+    boxes = np.zeros((len(t), 4))
+    for k, rise in enumerate(fall(t)):
+        top, bottom = 20 - rise, SURFACE - rise  # rows covered: top..bottom (inclusive, floored)
+        rows = np.arange(h)
+        covered = (rows >= np.floor(top)) & (rows <= np.floor(bottom))
+        frames[k][covered, 35:46] = 230
+        boxes[k] = (40.5, (top + bottom + 1) / 2, 11.0, bottom + 1 - top)
+    return frames, boxes
+
+
+def test_crossing_time_and_back_along_by_hand():
+    t = np.array([0.0, 0.1, 0.2, 0.3])
+    y = np.array([0.0, 10.0, 20.0, 30.0])
+    # walking back from the last sample: 15 is crossed between 0.1 and 0.2, halfway
+    assert crossing_time(t, y, 15.0, 3, -1) == pytest.approx(0.15)
+    assert crossing_time(t, y, 99.0, 3, -1) is None
+    fit = free_fall_fit(np.arange(0, 1, 1 / FPS))
+    # the centre moves up at 300 px/s at T0: 3 px higher takes t with 300 t - 245 t² = 3 -> t = 0.0101...
+    rise_t = (V_UP - np.sqrt(V_UP**2 - 4 * 0.5 * ACC * 3.0)) / ACC
+    assert back_along(fit, T0 + rise_t, 3.0, -1) == pytest.approx(T0, abs=1e-9)
+
+
+def test_feet_takeoff_dates_the_toes_leaving_the_board_within_a_frame():
+    t = np.arange(0, 1.6, 1 / FPS)
+    frames, boxes = board_scene(t)
+    fit = free_fall_fit(t)
+    window = takeoff_frames(t, fit)
+    assert window is not None and window.standing.sum() >= 3
+    assert t[window.reference] >= fit.t_start + 0.8  # the board is empty by then
+    k = window.frames
+    when, why = feet_takeoff(frames[k], t[k], boxes[k], window.standing, frames[window.reference],
+                             boxes[window.reference], fit)  # fmt: skip
+    assert why == ""
+    # By hand: the toes fill the 3 rows above the board (33 px) until T0; one frame later the body
+    # has risen 4.93 px and none remain. The count falls below 20 % (6.6 px) 80 % of the way through
+    # that frame, T0 + 0.8/60 = T0 + 13.3 ms, dated back by the 1.5 px the body rose meanwhile
+    # (5.0 ms at 300 px/s): T0 + 8.3 ms, half a frame late (the price of counting whole rows).
+    rise_t = (V_UP - np.sqrt(V_UP**2 - 4 * 0.5 * ACC * 1.5)) / ACC
+    s = 0.8 / FPS
+    assert when == pytest.approx(T0 + s - rise_t, abs=2e-4)
+    assert abs(when - T0) < 1 / FPS
+
+
+def test_feet_takeoff_says_why_it_cannot_tell():
+    t = np.arange(0, 1.6, 1 / FPS)
+    frames, boxes = board_scene(t)
+    fit = free_fall_fit(t)
+    w = takeoff_frames(t, fit)
+    k = w.frames
+    args = (frames[k], t[k], boxes[k], w.standing)
+    # the "empty" board still has the diver standing on it: nothing differs at the feet
+    when, why = feet_takeoff(*args, frames[0], boxes[0], fit)
+    assert when is None and "reference" in why
+    # a reference whose box the diver is not in, yet shows the diver standing: no feet differ
+    when, why = feet_takeoff(*args, frames[0], np.array([40.5, -200.0, 11.0, 40.0]), fit)
+    assert when is None and "no feet" in why
+    # no box before take-off
+    nan_boxes = boxes[k].copy()
+    nan_boxes[w.standing] = np.nan
+    when, why = feet_takeoff(frames[k], t[k], nan_boxes, w.standing, frames[w.reference], boxes[w.reference], fit)
+    assert when is None and "fewer than 3" in why
+    # a clip that ends before the board is empty, or starts in the air: no frames to read
+    assert takeoff_frames(t[t < 1.0], fit) is None
+    assert takeoff_frames(t[t > T0 - 0.02], fit) is None
+
+
+def test_entry_from_bottom_finds_the_break_between_frames():
+    # the lower edge falls along a parabola until TE (between frames), then sinks at 20 px/s
+    te = 1.2345
+    t = np.arange(0.6, 1.8, 1 / 30)
+    falling = 100 + 50 * (t - 0.6) + 0.5 * ACC * (t - 0.6) ** 2
+    at_te = 100 + 50 * (te - 0.6) + 0.5 * ACC * (te - 0.6) ** 2
+    bottom = np.where(t <= te, falling, at_te + 20 * (t - te))
+    fit = free_fall_fit(t)
+    fit = FreeFallFit(**{**fit.__dict__, "t_end": float(t[np.searchsorted(t, te) + 3])})  # the run ends late
+    assert entry_from_bottom(t, bottom, fit) == pytest.approx(te, abs=1e-3)
+    # with 0.5 px of noise, still within a frame
+    noisy = bottom + np.random.default_rng(0).normal(0, 0.5, t.shape)
+    assert abs(entry_from_bottom(t, noisy, fit) - te) < 1 / 30
+    # too few frames after the run's end: no answer
+    assert entry_from_bottom(t[t <= fit.t_end + 0.05], bottom[t <= fit.t_end + 0.05], fit) is None
