@@ -119,15 +119,11 @@ def track_video(
 def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float | None:
     """Take-off from the feet (:func:`divekit.contacts.feet_takeoff`) on the frames around the fall's
     start, read again from ``video`` at its own size (a second look at some 50 frames: memory stays flat)."""
-    window = takeoff_frames(track.times, fit)
-    if window is None:
+    where = takeoff_frames(track.times, track.boxes, fit, track.source_size)
+    if where is None:
         return None
-    frames = VideoReader(video).read(np.append(window.frames, window.reference))
-    picked = window.frames
-    when, _ = feet_takeoff(
-        frames[:-1], track.times[picked], track.boxes[picked], window.standing, frames[-1],
-        track.boxes[window.reference], fit,
-    )  # fmt: skip
+    frames = VideoReader(video).read(np.append(where.frames, where.reference))
+    when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], where, fit)
     return when
 
 

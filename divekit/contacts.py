@@ -63,61 +63,60 @@ def back_along(fit: FreeFallFit, t_cross: float, rise_px: float, side: int) -> f
 
 @dataclass(frozen=True)
 class TakeoffFrames:
-    """Which frames :func:`feet_takeoff` needs: ``frames`` (K,) indices around the run's start,
-    ``standing`` (K,) those before it, and ``reference``, a frame with the board empty."""
+    """What :func:`feet_takeoff` reads: ``frames`` (K,) indices around the run's start, ``standing``
+    (K,) those before it, ``reference`` a later frame whose box is clear of the board, and
+    ``region`` (x0, x1, y0, y1), the pixels around the standing feet (ends exclusive)."""
 
     frames: np.ndarray
     standing: np.ndarray
     reference: int
+    region: tuple[int, int, int, int]
 
 
-def takeoff_frames(times: np.ndarray, fit: FreeFallFit) -> TakeoffFrames | None:
-    """The frames to read for :func:`feet_takeoff`, or None when the clip has too few of them
-    (fewer than 3 before the run's start, or none late enough to show the empty board)."""
+def takeoff_frames(
+    times: np.ndarray, boxes: np.ndarray, fit: FreeFallFit, size: tuple[int, int]
+) -> TakeoffFrames | None:
+    """The frames to read for :func:`feet_takeoff`, or None when the clip cannot show the take-off:
+    fewer than 3 boxed frames before the run's start, or no later frame whose box is clear of the
+    board. ``times`` (N,), ``boxes`` (N, 4) px of a video of ``size`` (width, height)."""
     t = np.asarray(times, dtype=np.float64)
     window = np.flatnonzero((t >= fit.t_start - WINDOW_S) & (t <= fit.t_start + WINDOW_S))
-    later = np.flatnonzero(t >= fit.t_start + WINDOW_S + REFERENCE_AFTER_S)
     standing = t[window] < fit.t_start
-    if standing.sum() < 3 or len(later) == 0:
-        return None
-    return TakeoffFrames(frames=window, standing=standing, reference=int(later[0]))
-
-
-def feet_takeoff(
-    frames: np.ndarray,
-    times: np.ndarray,
-    boxes: np.ndarray,
-    standing: np.ndarray,
-    reference: np.ndarray,
-    reference_box: np.ndarray,
-    fit: FreeFallFit,
-) -> tuple[float | None, str]:
-    """(take-off time, "") from the frames around it, or (None, why not).
-
-    ``frames`` (K, H, W, 3), ``times`` (K,), ``boxes`` (K, 4) and ``standing`` (K,) bool are the
-    frames of :func:`takeoff_frames`; ``reference`` (H, W, 3) is its empty-board frame and
-    ``reference_box`` (4,) the diver's box there. The board's surface is the lowest row the diver
-    covers while standing (the median over the last :data:`STANDING_FRAMES`); the toes are the
-    diver's pixels in the :data:`FEET_BAND_PX` rows above it. Take-off is when fewer than
-    :data:`OFF_FRACTION` of their standing count remain, dated back along the fitted parabola by
-    the half band the body has risen by then.
-    """
-    frames = np.asarray(frames)
-    k, h, w = frames.shape[:3]
-    assert times.shape == (k,) and boxes.shape == (k, 4) and standing.shape == (k,), (times.shape, boxes.shape)
-    stand = boxes[standing]
+    stand = boxes[window[standing]]
     stand = stand[np.isfinite(stand).all(axis=1)][-STANDING_FRAMES:]
     if len(stand) < 3:
-        return None, "fewer than 3 frames with a box before take-off"
+        return None
+    w, h = size
     bottom, height = float(np.median(stand[:, 1] + stand[:, 3] / 2)), float(np.median(stand[:, 3]))
     x0 = int(max(0, np.min(stand[:, 0] - 0.6 * stand[:, 2])))
     x1 = int(min(w, np.max(stand[:, 0] + 0.6 * stand[:, 2]) + 1))
     y0, y1 = int(max(0, bottom - 0.3 * height)), int(min(h, bottom + 0.3 * height) + 1)
     if x1 <= x0 or y1 <= y0:
-        return None, "the standing box is outside the frame"
-    rx, ry, rw, rh = reference_box
-    if np.isfinite(reference_box).all() and ry + rh / 2 > y0 and abs(rx - (x0 + x1) / 2) < (rw + x1 - x0) / 2:
-        return None, "the diver is still over the board in the reference frame"
+        return None
+    cx, cy, bw, bh = boxes.T
+    clear = (cy + bh / 2 < y0) | (cx + bw / 2 < x0) | (cx - bw / 2 > x1)  # NaN boxes are not clear
+    later = np.flatnonzero(clear & (t >= fit.t_start + WINDOW_S))
+    if len(later) == 0:
+        return None
+    return TakeoffFrames(frames=window, standing=standing, reference=int(later[0]), region=(x0, x1, y0, y1))
+
+
+def feet_takeoff(
+    frames: np.ndarray, reference: np.ndarray, times: np.ndarray, where: TakeoffFrames, fit: FreeFallFit
+) -> tuple[float | None, str]:
+    """(take-off time, "") from the frames around it, or (None, why not).
+
+    ``frames`` (K, H, W, 3) are the frames ``where.frames`` at ``times`` (K,), and ``reference``
+    (H, W, 3) the empty-board frame ``where.reference``. In ``where.region``, the diver is what
+    differs from the reference. The board's surface is the lowest row the diver covers while
+    standing (the median over the last :data:`STANDING_FRAMES`); the toes are the diver's pixels in
+    the :data:`FEET_BAND_PX` rows above it. Take-off is when fewer than :data:`OFF_FRACTION` of
+    their standing count remain, dated back along the fitted parabola by the half band the body
+    has risen by then.
+    """
+    x0, x1, y0, y1 = where.region
+    standing = where.standing
+    assert len(frames) == len(times) == len(standing), (len(frames), len(times), len(standing))
     diff = np.abs(frames[:, y0:y1, x0:x1].astype(np.int16) - reference[y0:y1, x0:x1]).max(axis=-1)
     on_rows = (diff > foreground_threshold(diff)).sum(axis=2)  # (K, rows): diver pixels per row
     lowest = [np.flatnonzero(r >= 2)[-1] for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
@@ -129,9 +128,7 @@ def feet_takeoff(
     if standing_toes < 3:
         return None, "no feet seen on the board"
     level = OFF_FRACTION * standing_toes
-    if toes[-1] >= level:
-        return None, "the feet do not leave the board in the frames read"
-    off = crossing_time(times, toes, level, len(times) - 1, -1)
+    off = crossing_time(times, toes, level, len(times) - 1, -1) if toes[-1] < level else None
     if off is None:
         return None, "the feet do not leave the board in the frames read"
     return back_along(fit, off, FEET_BAND_PX / 2, -1), ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -64,20 +66,23 @@ def test_feet_takeoff_dates_the_toes_leaving_the_board_within_a_frame():
     t = np.arange(0, 1.6, 1 / FPS)
     frames, boxes = board_scene(t)
     fit = free_fall_fit(t)
-    window = takeoff_frames(t, fit)
-    assert window is not None and window.standing.sum() >= 3
-    assert t[window.reference] >= fit.t_start + 0.8  # the board is empty by then
-    k = window.frames
-    when, why = feet_takeoff(frames[k], t[k], boxes[k], window.standing, frames[window.reference],
-                             boxes[window.reference], fit)  # fmt: skip
+    where = takeoff_frames(t, boxes, fit, (80, 100))
+    assert where is not None and where.standing.sum() >= 3
+    # the feet region: around the standing box's lower edge (row 60, box 40 px high), 0.6 box widths
+    # either side of its centre
+    assert where.region == (int(40.5 - 6.6), int(40.5 + 6.6 + 1), int(60 - 12), int(60 + 12 + 1))
+    # the reference: the first frame past the window whose box is above the region
+    clear = boxes[:, 1] + boxes[:, 3] / 2 < 48
+    assert where.reference == np.flatnonzero(clear & (t >= fit.t_start + 0.4))[0]
+    k = where.frames
+    when, why = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
     assert why == ""
     # By hand: the toes fill the 3 rows above the board (33 px) until T0; one frame later the body
     # has risen 4.93 px and none remain. The count falls below 20 % (6.6 px) 80 % of the way through
     # that frame, T0 + 0.8/60 = T0 + 13.3 ms, dated back by the 1.5 px the body rose meanwhile
     # (5.0 ms at 300 px/s): T0 + 8.3 ms, half a frame late (the price of counting whole rows).
     rise_t = (V_UP - np.sqrt(V_UP**2 - 4 * 0.5 * ACC * 1.5)) / ACC
-    s = 0.8 / FPS
-    assert when == pytest.approx(T0 + s - rise_t, abs=2e-4)
+    assert when == pytest.approx(T0 + 0.8 / FPS - rise_t, abs=2e-4)
     assert abs(when - T0) < 1 / FPS
 
 
@@ -85,23 +90,26 @@ def test_feet_takeoff_says_why_it_cannot_tell():
     t = np.arange(0, 1.6, 1 / FPS)
     frames, boxes = board_scene(t)
     fit = free_fall_fit(t)
-    w = takeoff_frames(t, fit)
-    k = w.frames
-    args = (frames[k], t[k], boxes[k], w.standing)
-    # the "empty" board still has the diver standing on it: nothing differs at the feet
-    when, why = feet_takeoff(*args, frames[0], boxes[0], fit)
-    assert when is None and "reference" in why
-    # a reference whose box the diver is not in, yet shows the diver standing: no feet differ
-    when, why = feet_takeoff(*args, frames[0], np.array([40.5, -200.0, 11.0, 40.0]), fit)
+    where = takeoff_frames(t, boxes, fit, (80, 100))
+    k = where.frames
+    # a "reference" that shows the diver standing: nothing differs at the feet
+    when, why = feet_takeoff(frames[k], frames[0], t[k], where, fit)
     assert when is None and "no feet" in why
-    # no box before take-off
-    nan_boxes = boxes[k].copy()
-    nan_boxes[w.standing] = np.nan
-    when, why = feet_takeoff(frames[k], t[k], nan_boxes, w.standing, frames[w.reference], boxes[w.reference], fit)
-    assert when is None and "fewer than 3" in why
-    # a clip that ends before the board is empty, or starts in the air: no frames to read
-    assert takeoff_frames(t[t < 1.0], fit) is None
-    assert takeoff_frames(t[t > T0 - 0.02], fit) is None
+    # frames that end before the feet leave
+    stay = k[t[k] < T0]
+    part = replace(where, frames=stay, standing=where.standing[: len(stay)])
+    when, why = feet_takeoff(frames[stay], frames[where.reference], t[stay], part, fit)
+    assert when is None and "do not leave" in why
+    # nothing to read: no box before take-off, a clip that ends within the window (no empty-board
+    # frame after it), one whose diver never clears the board, or one that starts in the air
+    no_box = boxes.copy()
+    no_box[t < T0] = np.nan
+    assert takeoff_frames(t, no_box, fit, (80, 100)) is None
+    assert takeoff_frames(t[t < 0.9], boxes[t < 0.9], fit, (80, 100)) is None
+    low = boxes.copy()
+    low[:, 1] = np.maximum(low[:, 1], 40.0)  # a box that never rises above the feet region
+    assert takeoff_frames(t, low, fit, (80, 100)) is None
+    assert takeoff_frames(t[t > T0 - 0.02], boxes[t > T0 - 0.02], fit, (80, 100)) is None
 
 
 def test_entry_from_bottom_finds_the_break_between_frames():
