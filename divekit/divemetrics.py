@@ -330,6 +330,43 @@ def axis_turns(axis_angle: np.ndarray, in_flight: np.ndarray) -> float | None:
     return float(finite[-1] / 360.0) if len(finite) else None
 
 
+FACING_FRAMES = 10  # posed frames before take-off that say which way the diver faces
+
+
+def rotation_direction(axis_angle: np.ndarray, poses: np.ndarray, in_flight: np.ndarray) -> str | None:
+    """ "forward" or "backward": which way the diver somersaults, from the image and the stance.
+
+    ``axis_angle`` (N,) radians mod π in image axes (x right, y down); ``poses`` (N, 13, 3) in the
+    camera frame (x right, as the image); ``in_flight`` (N,) bool. A forward rotation turns the
+    head towards the chest side. The silhouette's long axis gives the sense of the turn on screen
+    (:func:`axis_rotation` before its sign is dropped: the image angle grows clockwise), which
+    needs no pose; the pose gives only the facing, the chest's side along x in the last
+    :data:`FACING_FRAMES` posed frames before take-off, when the diver stands upright (else the
+    first 3 posed flight frames). Facing +x and turning clockwise is forward, and so on by symmetry;
+    facing the board and turning forward (an inward dive) is forward too. None without a turn or a
+    facing.
+    """
+    a = np.asarray(axis_angle, dtype=np.float64)
+    flying = np.asarray(in_flight, dtype=bool)
+    idx = np.flatnonzero(flying & np.isfinite(a))
+    if len(idx) < 2:
+        return None
+    turned = np.unwrap(2.0 * a[idx]) / 2.0
+    sense = np.sign(turned[-1] - turned[0])
+    p = np.asarray(poses, dtype=np.float64)
+    posed = np.isfinite(p).all(axis=(1, 2))
+    start = int(np.flatnonzero(flying)[0])
+    stance = np.flatnonzero(posed[:start])[-FACING_FRAMES:]
+    if len(stance) == 0:  # the first flight frames, before the turn takes the chest round
+        stance = np.flatnonzero(posed & flying)[:3]
+    if sense == 0 or len(stance) == 0:
+        return None
+    facing = np.sign(np.median(torso_frame(p[stance])[:, 0, 0]))  # chest direction, x component
+    if facing == 0:
+        return None
+    return "forward" if sense * facing > 0 else "backward"
+
+
 def twists(poses: np.ndarray, in_flight: np.ndarray) -> float | None:
     """Signed twist turns over the flight frames: poses (N, 13, 3), in_flight (N,) bool.
 
@@ -470,7 +507,8 @@ def dive_report(
     the centre of mass as the body folds and turns, in proportion to its size). ``axis_angle``
     (N,), the silhouette's long-axis angle (:func:`divekit.motion.axis_angles`), makes
     ``somersaults`` the unsigned count of :func:`axis_turns`, with ``somersault_direction``
-    (forward / backward) from the pose; without it, ``somersaults`` is the pose's signed count.
+    (forward / backward) from the sense of that turn and the pose's facing
+    (:func:`rotation_direction`); without it, ``somersaults`` is the pose's signed count.
 
     ``takeoff_from(fit)``, given the fitted free fall, may measure take-off elsewhere (on the
     frames, :func:`divekit.contacts.feet_takeoff`; ``takeoff_source`` "feet"); when it gives None,
@@ -585,10 +623,11 @@ def dive_report(
         if flight.complete:
             signed = somersaults(poses, flight.in_flight)
             out["somersaults"] = signed
-            if axis_angle is not None:  # the count from the silhouette, the direction from the pose
-                out["somersaults"] = axis_turns(axis_angle, flight.in_flight)
             if signed is not None and signed != 0:
                 out["somersault_direction"] = "forward" if signed > 0 else "backward"
+            if axis_angle is not None:  # the count and the sense from the silhouette, the facing from the pose
+                out["somersaults"] = axis_turns(axis_angle, flight.in_flight)
+                out["somersault_direction"] = rotation_direction(axis_angle, poses, flight.in_flight)
             out["twists"] = twists(poses, flight.in_flight)
         else:
             notes.append("rotation counts of a partial flight would be partial: somersaults and twists unknown")

@@ -15,10 +15,11 @@ from divekit.divemetrics import (
     flexion_angles,
     position,
     rotation_angle,
+    rotation_direction,
     somersaults,
     twists,
 )
-from divekit.skeleton import JOINTS, J
+from divekit.skeleton import JOINTS, J, neck, pelvis
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 G = 9.81
@@ -374,3 +375,38 @@ def test_axis_turns_counts_half_turns_of_the_silhouette_axis():
     flight[:15] = False  # 15 frames of 30°: 450° = 1.25 turns
     assert axis_turns(wrapped, flight) == pytest.approx(15 * 30 / 360)
     assert axis_turns(np.full(31, np.nan), np.ones(31, bool)) is None
+
+
+def side_view(som_turns: float, facing: int, n_stand: int = 10, n_fly: int = 40) -> tuple[np.ndarray, ...]:
+    """A diver standing, then somersaulting ``som_turns`` (+ forward) about their left axis, seen
+    square from the side by a camera (x right, y down) while facing +x or -x on screen: the
+    camera-frame poses, the image angle of the trunk (mod π, as divekit.motion.axis_angles gives
+    it) and the flight mask."""
+    # body (x forward, y left, z up) -> camera: the chest along +-x, up along -y, and a proper rotation
+    to_cam = (
+        np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]]) if facing > 0 else np.array([[-1, 0, 0], [0, 0, -1], [0, -1, 0]])
+    )
+    theta = np.concatenate([np.zeros(n_stand), 2 * np.pi * som_turns * np.linspace(0, 1, n_fly)])
+    R = rotation_about(np.array([0.0, 1.0, 0.0]), theta)
+    poses = rotate(np.broadcast_to(body(), (len(theta), 13, 3)), R) @ to_cam.T
+    trunk = neck(poses) - pelvis(poses)
+    angle = np.arctan2(trunk[:, 1], trunk[:, 0])
+    angle = (angle + np.pi / 2) % np.pi - np.pi / 2  # a line's angle, mod π
+    return poses, angle, np.arange(len(theta)) >= n_stand
+
+
+@pytest.mark.parametrize("turns", [0.5, 1.0, 2.5])
+@pytest.mark.parametrize("facing", [1, -1])
+def test_rotation_direction_from_the_turn_on_screen_and_the_facing(turns, facing):
+    # A forward somersault facing +x turns the head from up towards +x: on screen (y down) the trunk
+    # goes from -90° to 0°, a clockwise turn whose image angle grows. Facing -x it turns the other
+    # way, and a backward somersault reverses both.
+    for sign, expected in ((1, "forward"), (-1, "backward")):
+        poses, angle, flying = side_view(sign * turns, facing)
+        assert rotation_direction(angle, poses, flying) == expected
+        assert axis_turns(angle, flying) == pytest.approx(turns, abs=1e-6)
+    # the facing comes from the pose; with no pose at all there is no direction
+    poses, angle, flying = side_view(turns, facing)
+    assert rotation_direction(angle, np.full_like(poses, np.nan), flying) is None
+    # without a stance before take-off, the first flight frames give the facing
+    assert rotation_direction(angle[10:], poses[10:], flying[10:]) == "forward"
