@@ -5,8 +5,10 @@ clips rendered with another seed, some at a variable frame rate) is analysed wit
 (default: the one shipped in the package); each figure is compared with the clip's ground truth
 (``<clip>.json``, ``<clip>.truth.csv``).
 
-Speed: frames/s of the whole per-frame pipeline (decode + detector + encoder + Φ) on the first
-clip, and peak memory (max RSS of a fresh process) for that clip repeated 1x, 4x and 16x.
+Speed: frames/s of the whole per-frame pipeline (decode + detector + encoder + Φ + silhouette axis)
+on the first clip, and the seconds of the whole report on it (+ take-off frames, figures, plots,
+files); peak memory (max RSS of a fresh process running the whole report) for that clip repeated
+1x, 4x and 16x.
 
     python benchmarks/bench_analyze.py --new-clips 10 --seed 777 9001 --out benchmarks/results/analyze
 """
@@ -106,11 +108,16 @@ def speed(model, video: Path, repeats: int = 3) -> dict:
     for _ in reader.iter_batches(64):
         pass
     decode = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as out:  # the whole command: + take-off frames, figures, plots, files
+        t0 = time.perf_counter()
+        analyze_video(model, "bench", video, Path(out) / "report")
+        whole = time.perf_counter() - t0
     return {
         "clip": video.name,
         "size": f"{reader.info.source_width}x{reader.info.source_height}",
         "frames": len(reader),
         "analyze_fps": round(len(reader) / best, 1),
+        "analyze_with_report_s": round(whole, 2),
         "decode_only_fps": round(len(reader) / decode, 1),
     }
 
@@ -128,12 +135,13 @@ def repeated(video: Path, times: int, out: Path) -> Path:
 
 
 MEMORY_CHILD = """
-import resource, sys
+import resource, sys, tempfile
 from pathlib import Path
-from divekit.analyze import load_model, track_video
-model, _, _ = load_model(None if sys.argv[2] == '-' else Path(sys.argv[2]))
-track = track_video(model, Path(sys.argv[1]))
-print(len(track.times), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+from divekit.analyze import analyze_video, load_model
+model, _, name = load_model(None if sys.argv[2] == '-' else Path(sys.argv[2]))
+with tempfile.TemporaryDirectory() as out:
+    report = analyze_video(model, name, Path(sys.argv[1]), Path(out) / 'report')
+print(report.summary['frames'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -226,8 +234,11 @@ def print_tables(results: dict) -> None:
             print(f"{key:<24}" + "".join(f"{results[k]['summary'].get(key, '-'):>22}" for k in sets))
     if "speed" in results:
         sp = results["speed"]
-        print(f"\n{'clip':<16}{'size':>10}{'frames':>8}{'analyze fps':>13}{'decode fps':>12}")
-        print(f"{sp['clip']:<16}{sp['size']:>10}{sp['frames']:>8}{sp['analyze_fps']:>13}{sp['decode_only_fps']:>12}")
+        print(f"\n{'clip':<16}{'size':>10}{'frames':>8}{'analyze fps':>13}{'decode fps':>12}{'with report s':>15}")
+        print(
+            f"{sp['clip']:<16}{sp['size']:>10}{sp['frames']:>8}{sp['analyze_fps']:>13}{sp['decode_only_fps']:>12}"
+            f"{sp['analyze_with_report_s']:>15}"
+        )
     if "memory" in results:
         print(f"\n{'repeat':>6}{'frames':>8}{'peak RSS MB':>13}")
         for row in results["memory"]:
