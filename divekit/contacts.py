@@ -2,17 +2,19 @@
 
 The box centre's free-fall run (:mod:`divekit.calibration.freefall`) dates neither: it starts while
 the legs still extend and ends after the hands are in (the centre keeps falling). Two witnesses do
-better, each measured on the 25 rendered clips of the held-out divers (``benchmarks/bench_analyze.py``):
+better, each measured on 25 rendered clips of divers the model never saw (``benchmarks/bench_analyze.py``):
 
 - **take-off, from the feet** (:func:`feet_takeoff`): the frames around the run's start are compared
   with a frame taken after it, when the board is empty, so the diver is all that differs (the
   estimated background's own errors along the board's edges cancel). The toes stand in the few rows
   just above the board's surface; take-off is when they have left them. Against the truth this is
-  0.6-2 frames late (median 1.0) where the box's lower edge scattered ±5 frames;
+  within 1.8 frames (median 0.7-1.1 by clip set, mostly late) where the box's lower edge scattered
+  ±5 frames;
 - **entry, from the box's lower edge** (:func:`entry_from_bottom`): it falls along a smooth curve
   until the body meets the water, then hardly moves. The break between the two is fitted, with no
   water level to estimate (a level taken from the frames after entry sat up to 80 px below the
-  surface where the submerged body stays visible, dating the entry up to 8 frames late).
+  surface where the submerged body stays visible, dating the entry up to 8 frames late). Within
+  2.8 frames (median 0.6-0.9).
 
 Shapes: times (N,) seconds; frames (K, H, W, 3) uint8 at the video's own size; boxes (K, 4)
 cx, cy, w, h in its pixels. Pure numpy; no I/O.
