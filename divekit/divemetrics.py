@@ -170,16 +170,16 @@ def _find_flight(
     takeoff = fit.t_start if len(before) else None
     entry = fit.t_end if len(after) else None
     takeoff_source = "free-fall run" if takeoff is not None else None
-    measured = takeoff_from(fit) if takeoff is not None and takeoff_from is not None else None
-    if measured is not None:
-        takeoff, takeoff_source = measured, "feet"
+    from_feet = takeoff_from(fit) if takeoff is not None and takeoff_from is not None else None
+    if from_feet is not None:
+        takeoff, takeoff_source = from_feet, "feet"
     if box_h is not None:
         # The centre's free-fall run starts while the legs still extend and ends after the hands
         # reach the water (the centre keeps falling): the box's lower edge dates both contacts
         # better (divekit.contacts). Take-off: it leaves the platform level, dated back along the
         # parabola; entry: it stops falling.
         bottom = np.where(ok, y + h / 2, np.nan)
-        if takeoff is not None and measured is None and len(before) >= 3:
+        if takeoff is not None and from_feet is None and len(before) >= 3:
             tol = CONTACT_TOL * float(np.median(h[fit.inliers & ok]))
             apex = int(np.argmin(np.abs(np.where(ok, t, np.inf) - fit.apex_time)))
             platform = float(np.nanmedian(bottom[before[-PLATFORM_FRAMES:]]))
@@ -334,7 +334,7 @@ FACING_FRAMES = 10  # posed frames before take-off that say which way the diver 
 
 
 def rotation_direction(axis_angle: np.ndarray, poses: np.ndarray, in_flight: np.ndarray) -> str | None:
-    """ "forward" or "backward": which way the diver somersaults, from the image and the stance.
+    """Which way the diver somersaults, "forward" or "backward", from the image and the stance.
 
     ``axis_angle`` (N,) radians mod π in image axes (x right, y down); ``poses`` (N, 13, 3) in the
     camera frame (x right, as the image); ``in_flight`` (N,) bool. A forward rotation turns the
