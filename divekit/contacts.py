@@ -32,7 +32,6 @@ from divekit.motion import foreground_threshold
 FEET_BAND_PX = 3  # rows just above the board's surface where the standing toes are counted
 OFF_FRACTION = 0.2  # the toes are off when fewer than this fraction of their standing pixels remain
 WINDOW_S = 0.4  # frames read on each side of the free-fall run's start
-REFERENCE_AFTER_S = 0.4  # the empty-board frame: this long after the window
 STANDING_FRAMES = 15  # the last frames before the run that date the board's surface
 ENTRY_WINDOW_S = 0.45  # the box's lower edge is fitted this long on each side of the run's end
 # The least grey-level difference between two frames that counts as the diver. Two decoded frames
