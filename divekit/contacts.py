@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from divekit.calibration.freefall import FreeFallFit
-from divekit.motion import foreground_threshold
+from divekit.motion import colour_difference, foreground_threshold
 
 FEET_BAND_PX = 3  # rows just above the board's surface where the standing toes are counted
 OFF_FRACTION = 0.2  # the toes are off when fewer than this fraction of their standing pixels remain
@@ -123,7 +123,7 @@ def feet_takeoff(
     x0, x1, y0, y1 = where.region
     standing = where.standing
     assert len(frames) == len(times) == len(standing), (len(frames), len(times), len(standing))
-    diff = np.abs(frames[:, y0:y1, x0:x1].astype(np.int16) - reference[y0:y1, x0:x1]).max(axis=-1)
+    diff = colour_difference(frames[:, y0:y1, x0:x1], reference[y0:y1, x0:x1])
     threshold = max(foreground_threshold(diff), FRAME_DIFF_FLOOR)
     on_rows = (diff > threshold).sum(axis=2)  # (K, rows): diver pixels per row
     lowest = [np.flatnonzero(r >= 2)[-1] for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
@@ -172,8 +172,9 @@ def entry_from_bottom(times: np.ndarray, bottom: np.ndarray, fit: FreeFallFit) -
         return None
     step = float(np.median(np.diff(t))) / 10
     grid = np.arange(t[1], t[-2], step)
-    best = grid[int(np.argmin([_hinge_cost(t, y, b) for b in grid]))]
+    costs = [_hinge_cost(t, y, b) for b in grid]
+    best = grid[int(np.argmin(costs))]
     refined = minimize_scalar(
         lambda b: _hinge_cost(t, y, b), bounds=(best - step, best + step), method="bounded", options={"xatol": 1e-6}
     )
-    return float(refined.x) if refined.fun <= _hinge_cost(t, y, best) else float(best)
+    return float(refined.x) if refined.fun <= min(costs) else float(best)

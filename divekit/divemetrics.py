@@ -202,7 +202,7 @@ def _find_flight(
             takeoff_time_uncertainty_s=float(t[first] - t[before[-1]]) if len(before) else None,
             entry_time_uncertainty_s=float(t[after[0]] - t[last]) if len(after) else None,
             in_flight=in_flight,
-            takeoff_source=takeoff_source if takeoff is not None else None,
+            takeoff_source=takeoff_source,  # None exactly when take-off was not seen
         ),
         "",
     )

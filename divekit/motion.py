@@ -37,13 +37,18 @@ def _pool(images: np.ndarray, factor: int) -> np.ndarray:
     return x.reshape(*x.shape[:-2], h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
 
 
+def colour_difference(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(..., H, W) int16 largest |image - reference| over the colour channels; uint8 (..., H, W, 3) in."""
+    return np.abs(images.astype(np.int16) - reference.astype(np.int16)).max(axis=-1)
+
+
 def foreground(frames: np.ndarray, background: np.ndarray, *, factor: int = 4) -> np.ndarray:
     """(N, H/f, W/f) float32 foreground strength in [0, 1] from |frame - background|.
 
     The threshold adapts to the clip: most pixels are background, so the median difference plus
     six robust standard deviations is above noise, compression and slow lighting drift.
     """
-    diff = np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1).astype(np.float32)
+    diff = colour_difference(frames, background).astype(np.float32)
     diff = _pool(diff, factor)
     thr = foreground_threshold(diff)
     return np.clip((diff - thr) / thr, 0.0, 1.0)
@@ -134,7 +139,7 @@ def axis_angles(
     """
     n, h, w = frames.shape[:3]
     assert boxes_px.shape == (n, 4) and background.shape == frames.shape[1:], (boxes_px.shape, background.shape)
-    sample = np.abs(frames[:, ::stride, ::stride].astype(np.int16) - background[::stride, ::stride]).max(axis=-1)
+    sample = colour_difference(frames[:, ::stride, ::stride], background[::stride, ::stride])
     thr = foreground_threshold(sample)
     out = np.full(n, np.nan)
     for k, (cx, cy, bw, bh) in enumerate(boxes_px):
@@ -144,7 +149,7 @@ def axis_angles(
         y0, y1 = int(max(0, cy - (0.5 + margin) * bh)), min(h, int(cy + (0.5 + margin) * bh) + 1)
         if x1 <= x0 or y1 <= y0:
             continue
-        diff = np.abs(frames[k, y0:y1, x0:x1].astype(np.int16) - background[y0:y1, x0:x1]).max(axis=-1)
+        diff = colour_difference(frames[k, y0:y1, x0:x1], background[y0:y1, x0:x1])
         m = np.clip((diff - thr) / thr, 0.0, 1.0)
         total = m.sum()
         if total < 5.0:
