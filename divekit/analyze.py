@@ -228,7 +228,7 @@ def _write_report(
     mpp = summary.get("metres_per_pixel")
     fit = flight.fit if flight else None
     plot_height(track.times, track.boxes[:, 1], in_flight, fit, mpp, out_dir / "height.png")
-    angle = axis_rotation(track.axis_angle, in_flight)  # what the somersault count is made of
+    angle = axis_rotation(track.axis_angle, in_flight, track.times)  # what the somersault count is made of
     plot_rotation(track.times, angle, out_dir / "rotation.png")
     plot_skeleton_strip(track.joints, in_flight, out_dir / "skeletons.png", times=track.times)
     wrote += ["height.png", "rotation.png", "skeletons.png"]

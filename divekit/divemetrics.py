@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from divekit.calibration.freefall import FreeFallFit, robust_free_fall
 from divekit.calibration.scale import G, acc_range_from_box, acceleration_px
@@ -303,56 +304,82 @@ def somersaults(poses: np.ndarray, in_flight: np.ndarray) -> float | None:
     return float((finite[-1] - finite[0]) / 360.0)
 
 
-def axis_rotation(axis_angle: np.ndarray, in_flight: np.ndarray) -> np.ndarray:
-    """(N,) degrees the silhouette's long axis has turned since the first flight frame; NaN elsewhere.
+RATE_WINDOW_S = 0.3  # median window of the axis' turn rate: longer than the body takes to fold or open
 
-    ``axis_angle`` (N,) is in radians modulo π (:func:`divekit.motion.axis_angles`). It is unwrapped
-    modulo π (a somersault turns it faster than 90° a frame only above ~7 turns/s at 25 fps) and
-    counted in the direction of the whole turn, so it grows from 0 to 360° per somersault. It needs
-    no pose model, so it holds for divers the model has never seen; the direction (forward or
-    backward) comes from the pose.
+
+def _axis_turn(axis_angle: np.ndarray, in_flight: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flight frames with an axis angle, and the signed radians the body has turned since the first.
+
+    Unwrapped modulo π, the long axis follows the body except where it folds or opens (a pike, a
+    tuck): the axis of a folded body lies some 90° off the trunk's, and its jump there is as likely
+    to be unwrapped forwards as backwards, so a plain unwrap can count half a turn too many. Two
+    readings mend it. The ends are exact modulo π, since the body is straight at take-off and at
+    entry; the median turn rate over :data:`RATE_WINDOW_S` (per second, so a variable frame rate is
+    fine) skips the few frames of a fold or an opening and gives the whole turn to well within a
+    quarter turn. The total is the end-to-end change plus the multiple of π nearest that coarse
+    turn, and the curve is the coarse one with the remainder (under a quarter turn) spread evenly
+    over time.
     """
     a = np.asarray(axis_angle, dtype=np.float64)
-    out = np.full(len(a), np.nan)
     idx = np.flatnonzero(np.asarray(in_flight, dtype=bool) & np.isfinite(a))
     if len(idx) < 2:
-        return out
-    turned = np.degrees(np.unwrap(2.0 * a[idx]) / 2.0)
-    turned -= turned[0]
-    out[idx] = turned if turned[-1] >= 0 else -turned
+        return idx, np.zeros(len(idx))
+    t = np.asarray(times, dtype=np.float64)[idx]
+    unwrapped = np.unwrap(2.0 * a[idx]) / 2.0
+    dt = np.diff(t)
+    width = max(3, 2 * round(RATE_WINDOW_S / float(np.median(dt)) / 2) + 1)
+    rate = median_filter(np.diff(unwrapped) / dt, size=width, mode="nearest")
+    coarse = np.concatenate([[0.0], np.cumsum(rate * dt)])
+    ends = unwrapped[-1] - unwrapped[0]
+    total = ends + np.pi * np.round((coarse[-1] - ends) / np.pi)
+    return idx, coarse + (total - coarse[-1]) * (t - t[0]) / (t[-1] - t[0])
+
+
+def axis_rotation(axis_angle: np.ndarray, in_flight: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(N,) degrees the body has turned since the first flight frame, from the silhouette's long
+    axis; NaN elsewhere.
+
+    ``axis_angle`` (N,) is in radians modulo π (:func:`divekit.motion.axis_angles`), ``times`` (N,)
+    in seconds. The turn is counted as :func:`_axis_turn` explains and in its own direction, so it
+    grows from 0 to 360° per somersault. It needs no pose model, so it holds for divers the model
+    has never seen; the direction (forward or backward) comes from :func:`rotation_direction`.
+    """
+    out = np.full(len(axis_angle), np.nan)
+    idx, turned = _axis_turn(axis_angle, in_flight, times)
+    if len(idx) >= 2:
+        out[idx] = np.degrees(turned if turned[-1] >= 0 else -turned)
     return out
 
 
-def axis_turns(axis_angle: np.ndarray, in_flight: np.ndarray) -> float | None:
+def axis_turns(axis_angle: np.ndarray, in_flight: np.ndarray, times: np.ndarray) -> float | None:
     """Unsigned somersault turns over the flight from the silhouette's long axis (:func:`axis_rotation`)."""
-    turned = axis_rotation(axis_angle, in_flight)
-    finite = turned[np.isfinite(turned)]
-    return float(finite[-1] / 360.0) if len(finite) else None
+    idx, turned = _axis_turn(axis_angle, in_flight, times)
+    return float(abs(turned[-1]) / (2 * np.pi)) if len(idx) >= 2 else None
 
 
 FACING_FRAMES = 10  # posed frames before take-off that say which way the diver faces
 
 
-def rotation_direction(axis_angle: np.ndarray, poses: np.ndarray, in_flight: np.ndarray) -> str | None:
+def rotation_direction(
+    axis_angle: np.ndarray, poses: np.ndarray, in_flight: np.ndarray, times: np.ndarray
+) -> str | None:
     """Which way the diver somersaults, "forward" or "backward", from the image and the stance.
 
     ``axis_angle`` (N,) radians mod π in image axes (x right, y down); ``poses`` (N, 13, 3) in the
-    camera frame (x right, as the image); ``in_flight`` (N,) bool. A forward rotation turns the
+    camera frame (x right, as the image); ``in_flight`` (N,) bool; ``times`` (N,) s. A forward rotation turns the
     head towards the chest side. The silhouette's long axis gives the sense of the turn on screen
-    (:func:`axis_rotation` before its sign is dropped: the image angle grows clockwise), which
+    (:func:`_axis_turn`'s sign: the image angle grows clockwise), which
     needs no pose; the pose gives only the facing, the chest's side along x in the last
     :data:`FACING_FRAMES` posed frames before take-off, when the diver stands upright (else the
     first 3 posed flight frames). Facing +x and turning clockwise is forward, and so on by symmetry;
     facing the board and turning forward (an inward dive) is forward too. None without a turn or a
     facing.
     """
-    a = np.asarray(axis_angle, dtype=np.float64)
     flying = np.asarray(in_flight, dtype=bool)
-    idx = np.flatnonzero(flying & np.isfinite(a))
+    idx, turned = _axis_turn(axis_angle, flying, times)
     if len(idx) < 2:
         return None
-    turned = np.unwrap(2.0 * a[idx]) / 2.0
-    sense = np.sign(turned[-1] - turned[0])
+    sense = np.sign(turned[-1])
     p = np.asarray(poses, dtype=np.float64)
     posed = np.isfinite(p).all(axis=(1, 2))
     start = int(np.flatnonzero(flying)[0])
@@ -626,8 +653,8 @@ def dive_report(
             if signed is not None and signed != 0:
                 out["somersault_direction"] = "forward" if signed > 0 else "backward"
             if axis_angle is not None:  # the count and the sense from the silhouette, the facing from the pose
-                out["somersaults"] = axis_turns(axis_angle, flight.in_flight)
-                out["somersault_direction"] = rotation_direction(axis_angle, poses, flight.in_flight)
+                out["somersaults"] = axis_turns(axis_angle, flight.in_flight, t)
+                out["somersault_direction"] = rotation_direction(axis_angle, poses, flight.in_flight, t)
             out["twists"] = twists(poses, flight.in_flight)
         else:
             notes.append("rotation counts of a partial flight would be partial: somersaults and twists unknown")

@@ -9,6 +9,7 @@ import pytest
 from divekit.calibration.camera import rotation_about
 from divekit.divemetrics import (
     SUMMARY_KEYS,
+    axis_rotation,
     axis_turns,
     dive_summary,
     find_flight,
@@ -370,11 +371,38 @@ def test_axis_turns_counts_half_turns_of_the_silhouette_axis():
     truth = np.radians(np.arange(31) * 30.0)
     wrapped = (truth + np.pi / 2) % np.pi - np.pi / 2
     flight = np.ones(31, dtype=bool)
-    assert axis_turns(wrapped, flight) == pytest.approx(2.5)
-    assert axis_turns(-wrapped, flight) == pytest.approx(2.5)  # unsigned: the pose gives the direction
+    times = np.arange(31) / 25.0
+    assert axis_turns(wrapped, flight, times) == pytest.approx(2.5)
+    assert axis_turns(-wrapped, flight, times) == pytest.approx(2.5)  # unsigned: the pose gives the direction
+    assert np.nanmax(axis_rotation(wrapped, flight, times)) == pytest.approx(900.0)
     flight[:15] = False  # 15 frames of 30°: 450° = 1.25 turns
-    assert axis_turns(wrapped, flight) == pytest.approx(15 * 30 / 360)
-    assert axis_turns(np.full(31, np.nan), np.ones(31, bool)) is None
+    assert axis_turns(wrapped, flight, times) == pytest.approx(15 * 30 / 360)
+    assert axis_turns(np.full(31, np.nan), np.ones(31, bool), times) is None
+    # a variable frame rate: the turn is counted per second, the same body turn gives the same count
+    uneven = np.cumsum(np.r_[0.0, np.where(np.arange(30) % 2, 0.03, 0.05)])
+    assert axis_turns(wrapped, np.ones(31, bool), uneven) == pytest.approx(2.5)
+
+
+def test_axis_turns_are_not_fooled_by_a_pike_that_opens_forwards():
+    # One forward somersault, 360° over 41 frames (9° a frame) of a body straight at take-off and at
+    # entry. Folded into a pike, its long axis lies 75° ahead of the trunk; the fold takes one frame
+    # (9 + 75 = 84° < 90°: unwrapped forwards). The opening takes 3 frames in which the axis goes on
+    # forwards by 9 + 35° a frame, 75 + 3 * 35 = 180°: straight again, half a turn ahead modulo π.
+    # A plain unwrap counts 360 + 180 = 540° = 1.5 turns; the truth is 1 turn.
+    offset = np.zeros(41)
+    offset[5:30] = 75.0
+    offset[30:33] = 75.0 + 35.0 * np.arange(1, 4)
+    offset[33:] = 180.0
+    body = np.arange(41) * 9.0 + offset
+    axis = np.radians((body + 90.0) % 180.0 - 90.0)
+    flight, times = np.ones(41, dtype=bool), np.arange(41) / 30.0
+    unwrapped = np.degrees(np.unwrap(2 * axis) / 2)
+    assert unwrapped[-1] - unwrapped[0] == pytest.approx(540.0)  # what a plain unwrap gives
+    # the median rate over 9 frames (0.3 s at 30 fps) is 9° a frame except next to the fold and the
+    # opening, whose frames it skips: the coarse turn is within 90° of 360°, and the ends are exact
+    assert axis_turns(axis, flight, times) == pytest.approx(1.0)
+    rotation = axis_rotation(axis, flight, times)
+    assert rotation[0] == 0.0 and rotation[-1] == pytest.approx(360.0)
 
 
 def side_view(som_turns: float, facing: int, n_stand: int = 10, n_fly: int = 40) -> tuple[np.ndarray, ...]:
@@ -403,10 +431,11 @@ def test_rotation_direction_from_the_turn_on_screen_and_the_facing(turns, facing
     # way, and a backward somersault reverses both.
     for sign, expected in ((1, "forward"), (-1, "backward")):
         poses, angle, flying = side_view(sign * turns, facing)
-        assert rotation_direction(angle, poses, flying) == expected
-        assert axis_turns(angle, flying) == pytest.approx(turns, abs=1e-6)
+        times = np.arange(len(angle)) / 25.0
+        assert rotation_direction(angle, poses, flying, times) == expected
+        assert axis_turns(angle, flying, times) == pytest.approx(turns, abs=1e-6)
     # the facing comes from the pose; with no pose at all there is no direction
     poses, angle, flying = side_view(turns, facing)
-    assert rotation_direction(angle, np.full_like(poses, np.nan), flying) is None
+    assert rotation_direction(angle, np.full_like(poses, np.nan), flying, times) is None
     # without a stance before take-off, the first flight frames give the facing
-    assert rotation_direction(angle[10:], poses[10:], flying[10:]) == "forward"
+    assert rotation_direction(angle[10:], poses[10:], flying[10:], times[10:]) == "forward"
