@@ -272,9 +272,11 @@ class DiveMotion:
             [0.0, self.t_crouch, self.t_extend, t0],
             [POSES["stand"], POSES["stand"], POSES["crouch"], POSES["takeoff"]],
         )
-        # take-off state: take-off pose, heels just lifted off the board
-        lift = np.array([0.0, 0.06, 0.0])
-        self.p0 = self._placed_on_feet(POSES["takeoff"][None], self.feet + lift)[1][0]
+        # the board's surface as the body touches it: the lowest surface point of the standing diver
+        self.contact_y = self._lowest(self._placed_on_feet(POSES["stand"][None], self.feet)[0])[0]
+        # take-off state: take-off pose (feet pointed, heels up) with the toes' tips on the board
+        pts, com = self._placed_on_feet(POSES["takeoff"][None], self.feet)
+        self.p0 = com[0] + np.array([0.0, self.contact_y - self._lowest(pts)[0], 0.0])
         self.p_crouch = self._placed_on_feet(POSES["crouch"][None], self.feet)[1][0]
 
         # first water contact: the entry pose at its final orientation, lowest surface point at y = 0
@@ -320,12 +322,9 @@ class DiveMotion:
         """Pose parameters (N, 7) at times (N,)."""
         t = np.asarray(t, dtype=np.float64)
         out = interp_keys(t, *self._approach_keys)
-        # the extension follows the COM's rise, so the feet stay on the board until take-off
         ext = (t >= self.t_extend) & (t < self.t0)
         if ext.any():
-            y = self.com(t[ext])[:, 1]
-            w = np.clip((y - self.p_crouch[1]) / (self.p0[1] - self.p_crouch[1]), 0.0, 1.0)[:, None]
-            out[ext] = POSES["crouch"] * (1 - w) + POSES["takeoff"] * w
+            out[ext] = self._extension_pose(t[ext])
         fl = t >= self.t0
         if fl.any():
             out[fl] = interp_keys(t[fl], *self._flight_keys)
@@ -346,6 +345,34 @@ class DiveMotion:
     def ballistic(self, t: np.ndarray) -> np.ndarray:
         tau = np.asarray(t, dtype=np.float64)[:, None] - self.t0
         return self.p0 + self.v0 * tau - 0.5 * self.g * tau**2 * np.array([0.0, 1.0, 0.0])
+
+    EXTENSION_STEPS = 200  # the crouch -> take-off blend is solved on this grid, then interpolated
+
+    def _extension_pose(self, t: np.ndarray) -> np.ndarray:
+        """Poses (N, 7) that keep the toes on the board while the COM rises on its Hermite.
+
+        The pose blends from the crouch to the take-off pose; at each time the blend is the one
+        whose lowest surface point, with the body placed on the COM, is on the board. It exists:
+        the crouch (blend 0) placed on the rising COM is above the board, the take-off pose (blend
+        1) on a COM still below ``p0`` reaches below it. The extension lengthens the body below its
+        COM, so the lowest point falls as the blend grows and the first crossing is the one.
+        """
+        w = np.linspace(0.0, 1.0, self.EXTENSION_STEPS + 1)
+        blends = POSES["crouch"] * (1 - w[:, None]) + POSES["takeoff"] * w[:, None]
+        R = self.facing @ rot_z(-blends[:, 6])
+        pts = np.einsum("nij,npj->npi", R, body_points_local(self.dims, blends))
+        com = np.einsum("j,njc->nc", COM_WEIGHTS, pts[:, :13])
+        below_com = com[:, 1] - self._lowest(pts)  # (W,) how far the lowest point is below the COM
+        # at time t the lowest point is com_y(t) - below_com[w]: on the board where below_com = com_y - contact
+        need = self.com(t)[:, 1] - self.contact_y
+        k = np.clip(np.searchsorted(below_com, need), 1, len(w) - 1)  # below_com grows with the blend
+        frac = np.clip((need - below_com[k - 1]) / (below_com[k] - below_com[k - 1]), 0.0, 1.0)
+        blend = (w[k - 1] + frac * (w[k] - w[k - 1]))[:, None]
+        return POSES["crouch"] * (1 - blend) + POSES["takeoff"] * blend
+
+    def _lowest(self, pts: np.ndarray) -> np.ndarray:
+        """World height (N,) of the lowest surface point of placed points (N, 17, 3)."""
+        return np.min(pts[..., 1] - self.radii, axis=-1)
 
     def _placed_on_feet(self, pose: np.ndarray, feet: np.ndarray):
         R = self.facing @ rot_z(-pose[:, 6])

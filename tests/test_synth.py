@@ -21,6 +21,7 @@ from divekit.synth import (
     render_clip,
     render_frames,
 )
+from divekit.synth_body import DiveMotion
 from divekit.video import VideoReader
 
 G = 9.81
@@ -107,6 +108,25 @@ def test_com_is_ballistic_in_world(name, request):
     assert np.all(np.diff(com[wet, 1]) < 0)
     speed_in = np.abs(np.diff(com[wet, 1]) / np.diff(times[wet]))
     assert speed_in[-1] < speed_in[0]
+
+
+@pytest.mark.parametrize("diver", range(len(DIVERS)))
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_toes_stay_on_the_board_until_take_off(diver, direction):
+    # Take-off is the moment the body leaves the board: before it, through the crouch and the
+    # extension, the lowest surface point stays on the board (the standing diver's level, within
+    # 1 mm); from it on, the body is in the air and that point rises.
+    motion = DiveMotion(
+        DIVERS[diver], height_m=5.0, direction=direction, somersaults=1.5, twists=0.0, position="pike",
+        takeoff_velocity=(1.2, 3.8), approach_s=0.7, g=G,
+    )  # fmt: skip
+    t = np.linspace(0.0, motion.t0 + 0.1, 1601)
+    lowest = np.min(motion.points(t)[..., 1] - motion.radii, axis=-1)
+    on_board, flying = t < motion.t0, t > motion.t0
+    assert np.abs(lowest[on_board] - motion.contact_y).max() < 1e-3
+    assert lowest[flying].min() >= motion.contact_y - 1e-6
+    assert np.all(np.diff(lowest[flying]) > 0)
+    assert motion.contact_y == pytest.approx(5.0, abs=0.02)  # the board's surface, within 2 cm
 
 
 @pytest.mark.parametrize("name", ALL)
