@@ -85,6 +85,7 @@ def compare(video: Path, report_dir: Path, model, name: str) -> dict:
         takeoff_err_frames=err("takeoff_time_s", truth["takeoff_time_s"], 1 / dt),
         entry_err_frames=err("entry_time_s", truth["entry_time_s"], 1 / dt),
         takeoff_source=s.get("takeoff_source"),
+        entry_source=s.get("entry_source"),
         apex_err_cm=err("apex_height_m", truth["apex_height_m"], 100),
         entry_speed_err_pct=err("entry_speed_mps", truth["entry_speed_m_s"], 100 / truth["entry_speed_m_s"]),
         somersault_err_turns=err("somersaults", dive["somersaults"]),
@@ -174,6 +175,7 @@ def summarise(rows: list[dict]) -> dict:
             if key in TARGETS:
                 out[key]["within_target"] = int((np.abs(values) <= TARGETS[key]).sum())
     out["takeoff_from_feet"] = sum(r.get("takeoff_source") == "feet" for r in found)
+    out["entry_from_splash"] = sum(r.get("entry_source") == "splash" for r in found)
     out["position_correct"] = sum(bool(r.get("position_ok")) for r in found)
     out["direction_correct"] = sum(bool(r.get("direction_ok")) for r in found)
     return out
@@ -230,7 +232,9 @@ def print_tables(results: dict) -> None:
                 cells = [results[k]["summary"].get(key, {}) for k in sets]
                 cells = [f"{c['within_target']}/{c['n']}" if c else "-" for c in cells]
                 print(f"{'  within ' + str(TARGETS[key]):<24}" + "".join(f"{c:>22}" for c in cells))
-        for key in ("clips", "flight_found", "takeoff_from_feet", "position_correct", "direction_correct"):
+        counted = ("clips", "flight_found", "takeoff_from_feet", "entry_from_splash")
+        counted += ("position_correct", "direction_correct")
+        for key in counted:
             print(f"{key:<24}" + "".join(f"{results[k]['summary'].get(key, '-'):>22}" for k in sets))
     if "speed" in results:
         sp = results["speed"]

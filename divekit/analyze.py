@@ -31,7 +31,7 @@ import torch
 
 from divekit.calibration.calibfile import Calibration
 from divekit.calibration.freefall import FreeFallFit
-from divekit.contacts import feet_takeoff, takeoff_frames
+from divekit.contacts import entry_frames, feet_takeoff, splash_entry, takeoff_frames
 from divekit.data import find_background
 from divekit.divemetrics import Flight, axis_rotation, dive_report
 from divekit.errors import DivekitError
@@ -78,6 +78,7 @@ class Track:
     axis_angle: np.ndarray  # (N,) radians mod π: the silhouette's long axis in the box (image axes)
     source_size: tuple[int, int]
     background_source: str
+    background: np.ndarray  # (h, w, 3) uint8 at the model's frame size
 
 
 @torch.no_grad()
@@ -113,7 +114,7 @@ def track_video(
         axis[idx] = axis_angles(frames, background, boxes_to_pixels(boxes[idx], size))
         if progress:
             progress(int(idx[-1]) + 1, n)
-    return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, source, origin)
+    return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, source, origin, background)
 
 
 def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float | None:
@@ -124,6 +125,21 @@ def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float 
         return None
     frames = VideoReader(video).read(np.append(where.frames, where.reference))
     when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], where, fit)
+    return when
+
+
+def splash_entry_on_video(video: Path, track: Track, provisional: float) -> float | None:
+    """Entry from the splash (:func:`divekit.contacts.splash_entry`) on the frames around the
+    provisional entry, read again at the background's size and cut to the region around the diver
+    there (some 40 frames at 60 fps: memory stays flat)."""
+    h, w = track.background.shape[:2]
+    scale = np.array([w / track.source_size[0], h / track.source_size[1]] * 2)
+    where = entry_frames(track.times, track.boxes * scale, provisional, (w, h))
+    if where is None:
+        return None
+    x0, x1, y0, y1 = where.region
+    frames = VideoReader(video, size=(w, h)).read(where.frames)[:, y0:y1, x0:x1]
+    when, _ = splash_entry(frames, track.background[y0:y1, x0:x1], track.times[where.frames], where.quiet)
     return when
 
 
@@ -184,6 +200,7 @@ def analyze_video(
         box_h=track.boxes[:, 3],
         axis_angle=track.axis_angle,
         takeoff_from=lambda fit: feet_takeoff_on_video(video, track, fit),
+        entry_from=lambda provisional, _fit: splash_entry_on_video(video, track, provisional),
         metres_per_pixel=calibration.metres_per_pixel if calibration else None,
         metres_per_pixel_uncertainty=calibration.metres_per_pixel_uncertainty if calibration else None,
     )

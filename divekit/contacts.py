@@ -12,9 +12,11 @@ better, each measured on 25 rendered clips of divers the model never saw (``benc
   ±5 frames;
 - **entry, from the box's lower edge** (:func:`entry_from_bottom`): it falls along a smooth curve
   until the body meets the water, then hardly moves. The break between the two is fitted, with no
-  water level to estimate (a level taken from the frames after entry sat up to 80 px below the
-  surface where the submerged body stays visible, dating the entry up to 8 frames late). Within
-  2.8 frames (median 0.6-0.9).
+  water level to estimate. It runs late where the splash, spreading towards the camera, carries
+  the box below the entry point;
+- **entry, from the splash** (:func:`splash_entry`): around that break, white water the empty
+  scene does not have appears the instant the body meets the water; its first frames' growth is
+  taken back to nothing.
 
 Shapes: times (N,) seconds; frames (K, H, W, 3) uint8 at the video's own size; boxes (K, 4)
 cx, cy, w, h in its pixels. Pure numpy; no I/O.
@@ -178,3 +180,88 @@ def entry_from_bottom(times: np.ndarray, bottom: np.ndarray, fit: FreeFallFit) -
         lambda b: _hinge_cost(t, y, b), bounds=(best - step, best + step), method="bounded", options={"xatol": 1e-6}
     )
     return float(refined.x) if refined.fun <= min(costs) else float(best)
+
+
+# --- entry from the splash ---------------------------------------------------------------------------
+
+SPLASH_WINDOW_S = 0.3  # frames read on each side of the box edge's entry
+QUIET_S = 0.15  # frames this long before the box edge's entry show the water still quiet
+WHITE_MIN = 170  # a splash pixel: every channel at least this bright ...
+WHITE_SPREAD = 50  # ... and nearly grey (largest minus smallest channel below this)
+SPLASH_START_PX = 3  # new white pixels beyond the quiet frames' most that start the splash
+SPLASH_FIT_FRAMES = 3  # the splash's first frames, whose growth is extrapolated back to nothing
+
+
+@dataclass(frozen=True)
+class EntryFrames:
+    """What :func:`splash_entry` reads: ``frames`` (K,) indices around the provisional entry,
+    ``quiet`` (K,) those well before it, and ``region`` (x0, x1, y0, y1), the pixels around the
+    diver's boxes there, widened by 3/4 of a box on each side (ends exclusive)."""
+
+    frames: np.ndarray
+    quiet: np.ndarray
+    region: tuple[int, int, int, int]
+
+
+def entry_frames(times: np.ndarray, boxes: np.ndarray, provisional: float, size: tuple[int, int]) -> EntryFrames | None:
+    """The frames to read for :func:`splash_entry` around ``provisional`` (s), or None when the clip
+    does not hold 2 quiet frames before it and :data:`SPLASH_FIT_FRAMES` + 1 frames after it.
+    ``times`` (N,), ``boxes`` (N, 4) px of a video of ``size`` (width, height)."""
+    t = np.asarray(times, dtype=np.float64)
+    window = np.flatnonzero(np.abs(t - provisional) <= SPLASH_WINDOW_S)
+    quiet = t[window] < provisional - QUIET_S
+    if quiet.sum() < 2 or (t[window] >= provisional).sum() < SPLASH_FIT_FRAMES + 1:
+        return None
+    b = boxes[window]
+    b = b[np.isfinite(b).all(axis=1)]
+    if len(b) == 0:
+        return None
+    w, h = size
+    x0, x1 = int(max(0, np.min(b[:, 0] - 1.25 * b[:, 2]))), int(min(w, np.max(b[:, 0] + 1.25 * b[:, 2]) + 1))
+    y0, y1 = int(max(0, np.min(b[:, 1] - 1.25 * b[:, 3]))), int(min(h, np.max(b[:, 1] + 1.25 * b[:, 3]) + 1))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return EntryFrames(frames=window, quiet=quiet, region=(x0, x1, y0, y1))
+
+
+def splash_pixels(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """(K,) splash pixels of each frame (K, H, W, 3) uint8: near-white (:data:`WHITE_MIN`,
+    :data:`WHITE_SPREAD`) where the empty scene ``background`` (H, W, 3) is not (a white wall the
+    diver uncovers, a highlight on the water, stay out of the count)."""
+    diff = colour_difference(frames, background)
+    threshold = max(foreground_threshold(diff), FRAME_DIFF_FLOOR)
+    lo, hi = frames.min(axis=-1), frames.max(axis=-1)
+    white = (lo >= WHITE_MIN) & (hi.astype(np.int16) - lo < WHITE_SPREAD)
+    return (white & (diff > threshold)).sum(axis=(1, 2))
+
+
+def splash_entry(
+    frames: np.ndarray, background: np.ndarray, times: np.ndarray, quiet: np.ndarray
+) -> tuple[float | None, str]:
+    """(entry time, "") from the splash, or (None, why not).
+
+    ``frames`` (K, H, W, 3) uint8 around the entry, already cut to the region to watch, and the
+    ``background`` (H, W, 3) there; ``times`` (K,) s; ``quiet`` (K,) bool, frames before entry.
+    White water appears the instant the body meets it, wherever the camera is: the splash starts at
+    the first frame after the quiet ones whose splash pixels (:func:`splash_pixels`) exceed the
+    quiet frames' most by :data:`SPLASH_START_PX`, and so do the next frame's (droplets fly off, so
+    it need not grow from one frame to the next). Its growth over its first
+    :data:`SPLASH_FIT_FRAMES` frames, a straight line in time, is taken back to no splash at all,
+    within the interval before that frame.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    q = np.asarray(quiet, dtype=bool)
+    assert len(frames) == len(t) == len(q), (len(frames), len(t), len(q))
+    counts = splash_pixels(frames, background).astype(np.float64)
+    base = float(counts[q].max())
+    start = int(np.flatnonzero(q)[-1]) + 1
+    onset = next(
+        (k for k in range(start, len(t) - 1) if min(counts[k], counts[k + 1]) > base + SPLASH_START_PX),
+        None,
+    )
+    if onset is None:
+        return None, "no splash seen"
+    grow = slice(onset, min(onset + SPLASH_FIT_FRAMES, len(t)))
+    slope, intercept = np.polyfit(t[grow], counts[grow] - base, 1)
+    when = -intercept / slope if slope > 0 else t[onset] - 0.5 * (t[onset] - t[onset - 1])
+    return float(np.clip(when, t[onset - 1], t[onset])), ""

@@ -62,6 +62,7 @@ SUMMARY_KEYS = (
     "takeoff_time_s",
     "takeoff_source",
     "entry_time_s",
+    "entry_source",
     "flight_time_s",
     "metres_per_pixel",
     "metres_per_pixel_source",
@@ -103,6 +104,7 @@ class Flight:
     entry_time_uncertainty_s: float | None
     in_flight: np.ndarray  # (N,) bool: frames from the first to the last frame of the run
     takeoff_source: str | None = None  # what dated take-off: "feet", "box" or "free-fall run"
+    entry_source: str | None = None  # what dated entry: "splash", "box" or "free-fall run"
 
     @property
     def complete(self) -> bool:
@@ -122,6 +124,7 @@ def _find_flight(
     refine: bool = True,
     min_tol_px: float = 0.5,
     takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
+    entry_from: Callable[[float, FreeFallFit], float | None] | None = None,
 ) -> tuple[Flight | None, str]:
     t = np.asarray(times, dtype=np.float64)
     y = np.asarray(box_cy, dtype=np.float64)
@@ -170,6 +173,7 @@ def _find_flight(
     before, after = measured[measured < first], measured[measured > last]
     takeoff = fit.t_start if len(before) else None
     entry = fit.t_end if len(after) else None
+    entry_source = "free-fall run" if entry is not None else None
     takeoff_source = "free-fall run" if takeoff is not None else None
     from_feet = takeoff_from(fit) if takeoff is not None and takeoff_from is not None else None
     if from_feet is not None:
@@ -189,7 +193,11 @@ def _find_flight(
                 takeoff, takeoff_source = back_along(fit, cross, tol, -1), "box"
         if entry is not None:
             fitted = entry_from_bottom(t, bottom, fit)
-            entry = fitted if fitted is not None else entry
+            if fitted is not None:
+                entry, entry_source = fitted, "box"
+    from_splash = entry_from(entry, fit) if entry is not None and entry_from is not None else None
+    if from_splash is not None:
+        entry, entry_source = from_splash, "splash"
     # in flight: from the frame nearest take-off to the frame nearest entry
     lo = takeoff if takeoff is not None else fit.t_start
     hi = entry if entry is not None else fit.t_end
@@ -204,6 +212,7 @@ def _find_flight(
             entry_time_uncertainty_s=float(t[after[0]] - t[last]) if len(after) else None,
             in_flight=in_flight,
             takeoff_source=takeoff_source,  # None exactly when take-off was not seen
+            entry_source=entry_source,  # None exactly when entry was not seen
         ),
         "",
     )
@@ -522,6 +531,7 @@ def dive_report(
     tol_px: float | None = None,
     axis_angle: np.ndarray | None = None,
     takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
+    entry_from: Callable[[float, FreeFallFit], float | None] | None = None,
 ) -> tuple[dict, Flight | None]:
     """Every figure of one dive as a JSON-ready dict with the keys :data:`SUMMARY_KEYS`, and its flight.
 
@@ -541,7 +551,9 @@ def dive_report(
     frames, :func:`divekit.contacts.feet_takeoff`; ``takeoff_source`` "feet"); when it gives None,
     take-off is the box's lower edge leaving the platform level ("box"), else the free-fall run's
     start ("free-fall run"). Entry is the box's lower edge ceasing to fall
-    (:func:`divekit.contacts.entry_from_bottom`), else the run's end. The apex is
+    (:func:`divekit.contacts.entry_from_bottom`, "box"), else the run's end; ``entry_from(entry,
+    fit)``, given that provisional entry, may date it better (from the splash,
+    :func:`divekit.contacts.splash_entry`; ``entry_source`` "splash"). The apex is
     the centre's rise above its take-off height on the fitted parabola; the entry speed combines
     the parabola's vertical speed at entry with the horizontal speed of a line fitted to box_cx
     over the run; the horizontal travel is that line's change between take-off and entry
@@ -571,7 +583,7 @@ def dive_report(
         tol_px = max(3.0, float(np.median(h)) / 8) if len(h) else 3.0
     flight, reason = _find_flight(
         t, cy, box_h=box_h, valid=valid, acc_range=acc_range, tol_px=tol_px, min_flight_s=0.3, min_sag_tol=3.0,
-        takeoff_from=takeoff_from,
+        takeoff_from=takeoff_from, entry_from=entry_from,
     )  # fmt: skip
     if flight is None:
         out["reason"] = reason
@@ -581,6 +593,7 @@ def dive_report(
     out["fit_rmse_px"] = fit.rmse_px
     out["takeoff_time_s"] = flight.takeoff_time_s
     out["takeoff_source"] = flight.takeoff_source
+    out["entry_source"] = flight.entry_source
     out["takeoff_time_s_uncertainty"] = flight.takeoff_time_uncertainty_s
     out["entry_time_s"] = flight.entry_time_s
     out["entry_time_s_uncertainty"] = flight.entry_time_uncertainty_s

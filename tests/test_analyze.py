@@ -146,10 +146,11 @@ def test_default_model_ships_small_and_analyzes_a_sample_clip(tmp_path):
     assert result.exit_code == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "clip" / "summary.json").read_text())
     assert summary["model"].startswith("default") and summary["flight_found"] is True
-    # a diver the model never saw: take-off from the feet, the flight to within 3 frames, and the
-    # direction and count of the turn right (benchmarks/bench_analyze.py measures all clips)
+    # a diver the model never saw: take-off from the feet, entry from the splash, the flight to
+    # within 3 frames, and the direction and count of the turn right (benchmarks/bench_analyze.py
+    # measures all clips)
     truth = json.loads(clip.with_suffix(".json").read_text())
-    assert summary["takeoff_source"] == "feet"
+    assert summary["takeoff_source"] == "feet" and summary["entry_source"] == "splash"
     flight = truth["entry_time_s"] - truth["takeoff_time_s"]
     assert summary["flight_time_s"] == pytest.approx(flight, abs=3 / truth["fps"])
     assert summary["somersault_direction"] == truth["dive"]["direction"]

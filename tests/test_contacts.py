@@ -1,4 +1,4 @@
-"""Take-off from the feet on the board, entry from the box's lower edge (divekit.contacts)."""
+"""Take-off from the feet on the board, entry from the box's lower edge and from the splash (divekit.contacts)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from divekit.calibration.freefall import FreeFallFit
 from divekit.contacts import (
     back_along,
     crossing_time,
+    entry_frames,
     entry_from_bottom,
     feet_takeoff,
+    splash_entry,
+    splash_pixels,
     takeoff_frames,
 )
 
@@ -127,3 +130,59 @@ def test_entry_from_bottom_finds_the_break_between_frames():
     assert abs(entry_from_bottom(t, noisy, fit) - te) < 1 / 30
     # too few frames after the run's end: no answer
     assert entry_from_bottom(t[t <= fit.t_end + 0.05], bottom[t <= fit.t_end + 0.05], fit) is None
+
+
+def water_scene(t: np.ndarray, te: float, rate: float, *, h: int = 60, w: int = 40) -> np.ndarray:
+    """Frames (N, h, w, 3) of blue water with a bright but coloured diver above it, a fixed white
+    highlight, and from ``te`` a splash of ``rate`` white pixels a second (whole pixels, row by row)."""
+    frames = np.zeros((len(t), h, w, 3), dtype=np.uint8)
+    frames[...] = (40, 110, 150)
+    frames[:, 5:8, 30:33] = 250  # a highlight on the water: white, but in every frame
+    for k, tk in enumerate(t):
+        frames[k, 10:20, 18:22] = (230, 180, 150)  # skin: bright, not grey
+        n = int(np.floor(max(0.0, tk - te) * rate + 1e-9))
+        flat = frames[k, 30:, :].reshape(-1, 3)
+        flat[:n] = (235, 240, 245)
+    return frames
+
+
+def test_splash_pixels_count_new_white_only():
+    t = np.arange(0.0, 0.5, 1 / 30)
+    frames = water_scene(t, te=0.2, rate=600.0)
+    counts = splash_pixels(frames, water_scene(t[:1], te=9.0, rate=0.0)[0])
+    # neither the skin (bright but coloured) nor the highlight (white in the background) counts
+    assert counts[t < 0.2].tolist() == [0] * int((t < 0.2).sum())
+    expected = np.floor(np.maximum(0.0, t - 0.2) * 600.0 + 1e-9)
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_splash_entry_extrapolates_the_splash_back_to_nothing():
+    # Splash from TE = 0.21 s, growing 600 px/s, filmed at 30 fps: its first three frames hold
+    # (0.2333 s, 14 px), (0.2667 s, 34 px), (0.3 s, 54 px). The line through them has slope 600 px/s
+    # and crosses 0 at 0.2333 - 14/600 = 0.21 s, inside the interval before the first splash frame.
+    t = np.arange(0.0, 0.5, 1 / 30)
+    frames = water_scene(t, te=0.21, rate=600.0)
+    quiet = t < 0.1
+    assert splash_pixels(frames, frames[0])[7:10].tolist() == [14, 34, 54]
+    when, why = splash_entry(frames, frames[0], t, quiet)
+    assert why == "" and when == pytest.approx(0.21, abs=1e-9)
+    # a splash seen late (slow growth: 4 px in its first frame) is still dated within the frame before
+    slow = water_scene(t, te=0.225, rate=500.0)  # 4, 20, 37 px at 0.2333, 0.2667, 0.3
+    when, _ = splash_entry(slow, slow[0], t, quiet)
+    assert t[6] <= when <= t[7] and abs(when - 0.225) < 1 / 30
+    # no splash at all: no answer, and why
+    calm = water_scene(t, te=9.0, rate=600.0)
+    assert splash_entry(calm, calm[0], t, quiet) == (None, "no splash seen")
+
+
+def test_entry_frames_window_and_region():
+    t = np.arange(0.0, 2.0, 1 / 30)
+    boxes = np.tile([50.0, 100.0, 10.0, 40.0], (len(t), 1))
+    where = entry_frames(t, boxes, 1.0, (200, 300))
+    assert where is not None
+    assert np.all(np.abs(t[where.frames] - 1.0) <= 0.3)
+    np.testing.assert_array_equal(where.quiet, t[where.frames] < 1.0 - 0.15)
+    # 1.25 boxes either side of the centre
+    assert where.region == (int(50 - 12.5), int(50 + 12.5 + 1), int(100 - 50), int(100 + 50 + 1))
+    # too close to the clip's end: not enough frames after the provisional entry
+    assert entry_frames(t, boxes, t[-2], (200, 300)) is None
