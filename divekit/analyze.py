@@ -6,8 +6,8 @@ own timestamps, is what falls at g: :func:`divekit.divemetrics.dive_report` find
 it, fits the parabola whose acceleration gives metres per pixel (unless a calibration file gives
 the scale) and computes the dive figures. (A learned centre-of-mass offset in the box was tried:
 its track scattered 7-13 px about a parabola against 2-3 px for the box centre, so it was dropped.)
-Take-off is dated on the frames around it, read a second time (the toes leaving the board,
-:mod:`divekit.contacts`), and entry by the box's lower edge ceasing to fall. The video is streamed
+Take-off and entry are dated on the frames around them, read a second time (the toes leaving
+the board, the first white water of the splash: :mod:`divekit.contacts`). The video is streamed
 in batches, so memory does not grow with its length: only a few numbers per frame are kept.
 
 Outputs, in one folder per video: ``frames.csv``, ``summary.json``, ``height.png``,
@@ -200,7 +200,7 @@ def analyze_video(
         box_h=track.boxes[:, 3],
         axis_angle=track.axis_angle,
         takeoff_from=lambda fit: feet_takeoff_on_video(video, track, fit),
-        entry_from=lambda provisional, _fit: splash_entry_on_video(video, track, provisional),
+        entry_from=lambda provisional: splash_entry_on_video(video, track, provisional),
         metres_per_pixel=calibration.metres_per_pixel if calibration else None,
         metres_per_pixel_uncertainty=calibration.metres_per_pixel_uncertainty if calibration else None,
     )

@@ -43,6 +43,12 @@ ENTRY_WINDOW_S = 0.45  # the box's lower edge is fitted this long on each side o
 FRAME_DIFF_FLOOR = 25.0
 
 
+def diver_pixels(diff: np.ndarray) -> np.ndarray:
+    """Where a frame differs from its reference (:func:`divekit.motion.colour_difference` ``diff``)
+    by more than the noise, and at least :data:`FRAME_DIFF_FLOOR`: the diver, or the splash."""
+    return diff > max(foreground_threshold(diff), FRAME_DIFF_FLOOR)
+
+
 def crossing_time(t: np.ndarray, y: np.ndarray, level: float, start: int, step: int) -> float | None:
     """Walking from index ``start`` by ``step``, the first time (linearly interpolated) y crosses ``level``."""
     k = start
@@ -126,8 +132,7 @@ def feet_takeoff(
     standing = where.standing
     assert len(frames) == len(times) == len(standing), (len(frames), len(times), len(standing))
     diff = colour_difference(frames[:, y0:y1, x0:x1], reference[y0:y1, x0:x1])
-    threshold = max(foreground_threshold(diff), FRAME_DIFF_FLOOR)
-    on_rows = (diff > threshold).sum(axis=2)  # (K, rows): diver pixels per row
+    on_rows = diver_pixels(diff).sum(axis=2)  # (K, rows): diver pixels per row
     lowest = [np.flatnonzero(r >= 2)[-1] for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
     if len(lowest) < 3:
         return None, "no feet seen on the board"
@@ -228,11 +233,9 @@ def splash_pixels(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
     """(K,) splash pixels of each frame (K, H, W, 3) uint8: near-white (:data:`WHITE_MIN`,
     :data:`WHITE_SPREAD`) where the empty scene ``background`` (H, W, 3) is not (a white wall the
     diver uncovers, a highlight on the water, stay out of the count)."""
-    diff = colour_difference(frames, background)
-    threshold = max(foreground_threshold(diff), FRAME_DIFF_FLOOR)
     lo, hi = frames.min(axis=-1), frames.max(axis=-1)
     white = (lo >= WHITE_MIN) & (hi.astype(np.int16) - lo < WHITE_SPREAD)
-    return (white & (diff > threshold)).sum(axis=(1, 2))
+    return (white & diver_pixels(colour_difference(frames, background))).sum(axis=(1, 2))
 
 
 def splash_entry(

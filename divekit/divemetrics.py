@@ -124,7 +124,7 @@ def _find_flight(
     refine: bool = True,
     min_tol_px: float = 0.5,
     takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
-    entry_from: Callable[[float, FreeFallFit], float | None] | None = None,
+    entry_from: Callable[[float], float | None] | None = None,
 ) -> tuple[Flight | None, str]:
     t = np.asarray(times, dtype=np.float64)
     y = np.asarray(box_cy, dtype=np.float64)
@@ -195,7 +195,7 @@ def _find_flight(
             fitted = entry_from_bottom(t, bottom, fit)
             if fitted is not None:
                 entry, entry_source = fitted, "box"
-    from_splash = entry_from(entry, fit) if entry is not None and entry_from is not None else None
+    from_splash = entry_from(entry) if entry is not None and entry_from is not None else None
     if from_splash is not None:
         entry, entry_source = from_splash, "splash"
     # in flight: from the frame nearest take-off to the frame nearest entry
@@ -531,7 +531,7 @@ def dive_report(
     tol_px: float | None = None,
     axis_angle: np.ndarray | None = None,
     takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
-    entry_from: Callable[[float, FreeFallFit], float | None] | None = None,
+    entry_from: Callable[[float], float | None] | None = None,
 ) -> tuple[dict, Flight | None]:
     """Every figure of one dive as a JSON-ready dict with the keys :data:`SUMMARY_KEYS`, and its flight.
 
@@ -551,8 +551,8 @@ def dive_report(
     frames, :func:`divekit.contacts.feet_takeoff`; ``takeoff_source`` "feet"); when it gives None,
     take-off is the box's lower edge leaving the platform level ("box"), else the free-fall run's
     start ("free-fall run"). Entry is the box's lower edge ceasing to fall
-    (:func:`divekit.contacts.entry_from_bottom`, "box"), else the run's end; ``entry_from(entry,
-    fit)``, given that provisional entry, may date it better (from the splash,
+    (:func:`divekit.contacts.entry_from_bottom`, "box"), else the run's end; ``entry_from(entry)``,
+    given that provisional entry, may date it better (from the splash,
     :func:`divekit.contacts.splash_entry`; ``entry_source`` "splash"). The apex is
     the centre's rise above its take-off height on the fitted parabola; the entry speed combines
     the parabola's vertical speed at entry with the horizontal speed of a line fitted to box_cx
