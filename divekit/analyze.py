@@ -1,11 +1,14 @@
 """`divekit analyze`: one video in, a tracked, posed, gravity-calibrated dive report out.
 
 Per frame the pose model (:class:`divekit.pose.PoseModel`: DiveNet + Φ) gives the diver's box
-and the 13 joints (metres, pelvis-centred, camera frame). The box-centre track, on the video's
-own timestamps, is what falls at g: :func:`divekit.divemetrics.dive_report` finds the flight in
-it, fits the parabola whose acceleration gives metres per pixel (unless a calibration file gives
-the scale) and computes the dive figures. (A learned centre-of-mass offset in the box was tried:
-its track scattered 7-13 px about a parabola against 2-3 px for the box centre, so it was dropped.)
+and the 13 joints (metres, pelvis-centred, camera frame), and the silhouette in the box
+(:func:`divekit.motion.silhouettes`) its long axis and its centroid. The centroid's track, on the
+video's own timestamps, is what falls at g: :func:`divekit.divemetrics.dive_report` finds the
+flight in it, fits the parabola whose acceleration gives metres per pixel (unless a calibration
+file gives the scale) and computes the dive figures. (The box centre, fitted until 2026-11-24,
+moves about the body as it folds and as the box follows the limbs: its scale was within 3 % on
+29 of 45 rendered clips, the centroid's on 35. A learned centre-of-mass offset in the box was
+tried too: its track scattered 7-13 px about a parabola against 2-3 px for the box centre.)
 Take-off and entry are dated on the frames around them, read a second time (the toes leaving
 the board, the first white water of the splash: :mod:`divekit.contacts`). The video is streamed
 in batches, so memory does not grow with its length: only a few numbers per frame are kept.
@@ -37,15 +40,17 @@ from divekit.divemetrics import Flight, axis_rotation, dive_report
 from divekit.errors import DivekitError
 from divekit.inference import boxes_to_pixels, frames_to_tensor
 from divekit.io import atomic_path, replace_dir, write_json_atomic
-from divekit.motion import axis_angles
+from divekit.motion import silhouettes
 from divekit.pose import PoseModel, load_pose_model
 from divekit.skeleton import JOINTS
 from divekit.video import VideoReader
 
 DEFAULT_MODEL = "default_model.pt"
-FRAME_COLUMNS = ["frame", "time_s", "box_cx", "box_cy", "box_w", "box_h", "in_flight"] + [
-    f"{joint}_{axis}" for joint in JOINTS for axis in "xyz"
-]
+FRAME_COLUMNS = (
+    ["frame", "time_s", "box_cx", "box_cy", "box_w", "box_h", "in_flight"]
+    + [f"{joint}_{axis}" for joint in JOINTS for axis in "xyz"]
+    + ["silhouette_cx", "silhouette_cy"]  # the centroid the fall is fitted to (px, like the box)
+)
 
 
 def default_model_path() -> Path:
@@ -76,6 +81,7 @@ class Track:
     boxes: np.ndarray  # (N, 4) cx, cy, w, h
     joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame
     axis_angle: np.ndarray  # (N,) radians mod π: the silhouette's long axis in the box (image axes)
+    centre: np.ndarray  # (N, 2) x, y: the silhouette's centroid, the track the fall is fitted to
     source_size: tuple[int, int]
     background_source: str
     background: np.ndarray  # (h, w, 3) uint8 at the model's frame size
@@ -105,16 +111,22 @@ def track_video(
     boxes = np.empty((n, 4))
     joints = np.empty((n, len(JOINTS), 3))
     axis = np.empty(n)
+    centre = np.empty((n, 2))
     size = (reader.info.width, reader.info.height)
     for idx, frames, _ in reader.iter_batches(batch):
         x = frames_to_tensor(frames)
         box, pose = model(x, bg.expand(len(x), -1, -1, -1))
         boxes[idx] = box.double().numpy()
         joints[idx] = pose.double().numpy()
-        axis[idx] = axis_angles(frames, background, boxes_to_pixels(boxes[idx], size))
+        shapes = silhouettes(frames, background, boxes_to_pixels(boxes[idx], size))
+        axis[idx], centre[idx] = shapes.angle, shapes.centre
         if progress:
             progress(int(idx[-1]) + 1, n)
-    return Track(reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, source, origin, background)
+    to_source = np.array(source, dtype=np.float64) / np.array(size, dtype=np.float64)
+    return Track(
+        reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, centre * to_source, source, origin,
+        background,
+    )  # fmt: skip
 
 
 def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float | None:
@@ -158,6 +170,7 @@ def frames_dataframe(track: Track, in_flight: np.ndarray) -> pd.DataFrame:
     for j, joint in enumerate(JOINTS):
         for a, axis in enumerate("xyz"):
             data[f"{joint}_{axis}"] = track.joints[:, j, a]
+    data["silhouette_cx"], data["silhouette_cy"] = track.centre[:, 0], track.centre[:, 1]
     return pd.DataFrame(data, columns=FRAME_COLUMNS)
 
 
@@ -199,6 +212,7 @@ def analyze_video(
         track.joints,
         box_h=track.boxes[:, 3],
         axis_angle=track.axis_angle,
+        centre=track.centre,
         takeoff_from=lambda fit: feet_takeoff_on_video(video, track, fit),
         entry_from=lambda provisional: splash_entry_on_video(video, track, provisional),
         metres_per_pixel=calibration.metres_per_pixel if calibration else None,
@@ -244,7 +258,7 @@ def _write_report(
     wrote.append("frames.csv")
     mpp = summary.get("metres_per_pixel")
     fit = flight.fit if flight else None
-    plot_height(track.times, track.boxes[:, 1], in_flight, fit, mpp, out_dir / "height.png")
+    plot_height(track.times, track.centre[:, 1], in_flight, fit, mpp, out_dir / "height.png")
     angle = axis_rotation(track.axis_angle, in_flight, track.times)  # what the somersault count is made of
     plot_rotation(track.times, angle, out_dir / "rotation.png")
     plot_skeleton_strip(track.joints, in_flight, out_dir / "skeletons.png", times=track.times)

@@ -5,13 +5,15 @@ Inputs, per frame of the original video (N frames):
 - ``times`` (N,): seconds, increasing, possibly at a variable frame rate;
 - ``box_cx``, ``box_cy`` (N,): the diver's box centre in pixels of the original video, image y
   growing downwards (NaN where there is no box); ``box_h`` (N,) its height in pixels;
+- ``centre`` (N, 2), optional: the silhouette's centroid (:func:`divekit.motion.silhouettes`) in
+  the same pixels. Given, the fall is fitted to it rather than to the box centre;
 - ``poses`` (N, 13, 3): joints in metres (:data:`divekit.skeleton.JOINTS` order) in a
   right-handed frame, e.g. the camera frame of :mod:`divekit.calibration.camera` (x right, y down,
   z along the optical axis) that the truth files use. Rotations and angles are computed from the
   body's own geometry, so any right-handed frame gives the same numbers; a mirrored (left-handed)
   frame flips the signs of somersaults and twists. Pelvis-centred poses are fine.
 
-Gravity is the ruler (paper §3.2): the box centre falls at g, so the fitted parabola's
+Gravity is the ruler (paper §3.2): the centre falls at g, so the fitted parabola's
 acceleration in px/s² gives metres per pixel (:mod:`divekit.calibration.scale`), unless a known
 scale (a calibration file) is given. Sign conventions:
 
@@ -113,7 +115,7 @@ class Flight:
 
 def _find_flight(
     times: np.ndarray,
-    box_cy: np.ndarray,
+    centre_y: np.ndarray,
     *,
     box_h: np.ndarray | None,
     valid: np.ndarray | None,
@@ -125,12 +127,18 @@ def _find_flight(
     min_tol_px: float = 0.5,
     takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
     entry_from: Callable[[float], float | None] | None = None,
+    box_cy: np.ndarray | None = None,
 ) -> tuple[Flight | None, str]:
+    """The flight of the track ``centre_y`` (N,); ``box_cy`` (default: the track) with ``box_h``
+    gives the box's lower edge, which dates the contacts."""
     t = np.asarray(times, dtype=np.float64)
-    y = np.asarray(box_cy, dtype=np.float64)
+    y = np.asarray(centre_y, dtype=np.float64)
     if t.ndim != 1 or t.shape != y.shape:
-        raise ValueError(f"times and box_cy must be (N,) arrays of one length, got {t.shape} and {y.shape}")
-    ok = np.isfinite(y) & np.isfinite(t)
+        raise ValueError(f"times and the centre track must be (N,) arrays of one length, got {t.shape} and {y.shape}")
+    box_y = y if box_cy is None else np.asarray(box_cy, dtype=np.float64)
+    if box_y.shape != t.shape:
+        raise ValueError(f"box_cy must have shape {t.shape}, got {box_y.shape}")
+    ok = np.isfinite(y) & np.isfinite(box_y) & np.isfinite(t)
     if valid is not None:
         ok &= np.asarray(valid, dtype=bool)
     if box_h is not None:
@@ -183,7 +191,7 @@ def _find_flight(
         # reach the water (the centre keeps falling): the box's lower edge dates both contacts
         # better (divekit.contacts). Take-off: it leaves the platform level, dated back along the
         # parabola; entry: it stops falling.
-        bottom = np.where(ok, y + h / 2, np.nan)
+        bottom = np.where(ok, box_y + h / 2, np.nan)
         if takeoff is not None and from_feet is None and len(before) >= 3:
             tol = CONTACT_TOL * float(np.median(h[fit.inliers & ok]))
             apex = int(np.argmin(np.abs(np.where(ok, t, np.inf) - fit.apex_time)))
@@ -348,7 +356,7 @@ def axis_rotation(axis_angle: np.ndarray, in_flight: np.ndarray, times: np.ndarr
     """(N,) degrees the body has turned since the first flight frame, from the silhouette's long
     axis; NaN elsewhere.
 
-    ``axis_angle`` (N,) is in radians modulo π (:func:`divekit.motion.axis_angles`), ``times`` (N,)
+    ``axis_angle`` (N,) is in radians modulo π (:func:`divekit.motion.silhouettes`), ``times`` (N,)
     in seconds. The turn is counted as :func:`_axis_turn` explains and in its own direction, so it
     grows from 0 to 360° per somersault. It needs no pose model, so it holds for divers the model
     has never seen; the direction (forward or backward) comes from :func:`rotation_direction`.
@@ -530,6 +538,7 @@ def dive_report(
     g: float = G,
     tol_px: float | None = None,
     axis_angle: np.ndarray | None = None,
+    centre: np.ndarray | None = None,
     takeoff_from: Callable[[FreeFallFit], float | None] | None = None,
     entry_from: Callable[[float], float | None] | None = None,
 ) -> tuple[dict, Flight | None]:
@@ -542,10 +551,12 @@ def dive_report(
     from the parabola within which a frame belongs to the flight; by default 3 px, or an eighth of
     the median box height when ``box_h`` is given and that is larger (a box centre wobbles about
     the centre of mass as the body folds and turns, in proportion to its size). ``axis_angle``
-    (N,), the silhouette's long-axis angle (:func:`divekit.motion.axis_angles`), makes
+    (N,), the silhouette's long-axis angle (:func:`divekit.motion.silhouettes`), makes
     ``somersaults`` the unsigned count of :func:`axis_turns`, with ``somersault_direction``
     (forward / backward) from the sense of that turn and the pose's facing
     (:func:`rotation_direction`); without it, ``somersaults`` is the pose's signed count.
+    ``centre`` (N, 2), the silhouette's centroid, is the track the fall and the horizontal line are
+    fitted to when given (NaN rows are unmeasured frames); the box still dates the contacts.
 
     ``takeoff_from(fit)``, given the fitted free fall, may measure take-off elsewhere (on the
     frames, :func:`divekit.contacts.feet_takeoff`; ``takeoff_source`` "feet"); when it gives None,
@@ -555,7 +566,7 @@ def dive_report(
     given that provisional entry, may date it better (from the splash,
     :func:`divekit.contacts.splash_entry`; ``entry_source`` "splash"). The apex is
     the centre's rise above its take-off height on the fitted parabola; the entry speed combines
-    the parabola's vertical speed at entry with the horizontal speed of a line fitted to box_cx
+    the parabola's vertical speed at entry with the horizontal speed of a line fitted to the centre's x
     over the run; the horizontal travel is that line's change between take-off and entry
     (unsigned). Uncertainties are 1-sigma, from the least-squares covariances, the scale's
     uncertainty and one frame of timing at take-off and entry.
@@ -572,6 +583,12 @@ def dive_report(
     cy = np.asarray(box_cy, dtype=np.float64)
     if cx.shape != t.shape:
         raise ValueError(f"box_cx must have shape {t.shape}, got {cx.shape}")
+    fx, fy = cx, cy  # the track the fall is fitted to
+    if centre is not None:
+        centre = np.asarray(centre, dtype=np.float64)
+        if centre.shape != (len(t), 2):
+            raise ValueError(f"centre must have shape ({len(t)}, 2), got {centre.shape}")
+        fx, fy = centre[:, 0], centre[:, 1]
     known = metres_per_pixel is not None
     acc_range = None
     if known:
@@ -582,8 +599,8 @@ def dive_report(
         h = h[np.isfinite(h) & (h > 0)]
         tol_px = max(3.0, float(np.median(h)) / 8) if len(h) else 3.0
     flight, reason = _find_flight(
-        t, cy, box_h=box_h, valid=valid, acc_range=acc_range, tol_px=tol_px, min_flight_s=0.3, min_sag_tol=3.0,
-        takeoff_from=takeoff_from, entry_from=entry_from,
+        t, fy, box_cy=cy, box_h=box_h, valid=valid, acc_range=acc_range, tol_px=tol_px, min_flight_s=0.3,
+        min_sag_tol=3.0, takeoff_from=takeoff_from, entry_from=entry_from,
     )  # fmt: skip
     if flight is None:
         out["reason"] = reason
@@ -599,9 +616,9 @@ def dive_report(
     out["entry_time_s_uncertainty"] = flight.entry_time_uncertainty_s
 
     # parameters: v0 (px/s at t_start), acc (px/s²), vx (px/s), known scale (m/px), take-off and entry time shifts (s)
-    cov_y = _parabola_cov(fit, t, cy)
-    inl = fit.inliers & np.isfinite(cx)
-    line = _line_fit(t[inl], cx[inl])
+    cov_y = _parabola_cov(fit, t, fy)
+    inl = fit.inliers & np.isfinite(fx)
+    line = _line_fit(t[inl], fx[inl])
     vx, vx_std = line if line is not None else (0.0, 0.0)  # unused without a line
     s_t = flight.takeoff_time_uncertainty_s or 0.0
     s_e = flight.entry_time_uncertainty_s or 0.0

@@ -204,6 +204,27 @@ def test_perfect_parabola_by_hand():
     json.dumps(out)  # JSON-ready
 
 
+def test_the_fall_is_fitted_to_the_silhouette_centre_when_given():
+    # The box centre sways about the body as it folds (two 8-px waves over the flight, still at
+    # take-off and entry); the silhouette's centroid follows the parabola exactly, and is missing on
+    # two flight frames.
+    t = np.arange(91) / 30
+    cx, cy = track(t)
+    s = np.clip(t, TK, TE) - TK
+    box_cy = cy + 8 * np.sin(2 * np.pi * s / 1.5) ** 2
+    centre = np.stack([cx, cy], axis=1)
+    centre[[30, 31]] = np.nan
+    h = np.full(91, 100.0)
+    from_box = dive_summary(t, cx, box_cy, box_h=h)
+    assert abs(from_box["metres_per_pixel"] / MPP - 1) > 0.01  # the sway bends the box's parabola
+    out = dive_summary(t, cx, box_cy, box_h=h, centre=centre)
+    assert out["metres_per_pixel"] == pytest.approx(MPP, rel=1e-9)
+    assert out["fit_rmse_px"] < 1e-6
+    assert out["horizontal_travel_m"] == pytest.approx(1.5, rel=2e-3)  # the line through the centre's x
+    with pytest.raises(ValueError, match="centre"):
+        dive_summary(t, cx, box_cy, centre=centre[:, :1])
+
+
 def test_noisy_variable_rate_track():
     rng = np.random.default_rng(3)
     t = np.concatenate([[0.0], np.cumsum(rng.uniform(1 / 60, 1 / 25, 80))])
@@ -408,7 +429,7 @@ def test_axis_turns_are_not_fooled_by_a_pike_that_opens_forwards():
 def side_view(som_turns: float, facing: int, n_stand: int = 10, n_fly: int = 40) -> tuple[np.ndarray, ...]:
     """A diver standing, then somersaulting ``som_turns`` (+ forward) about their left axis, seen
     square from the side by a camera (x right, y down) while facing +x or -x on screen: the
-    camera-frame poses, the image angle of the trunk (mod π, as divekit.motion.axis_angles gives
+    camera-frame poses, the image angle of the trunk (mod π, as divekit.motion.silhouettes gives
     it) and the flight mask."""
     # body (x forward, y left, z up) -> camera: the chest along +-x, up along -y, and a proper rotation
     to_cam = (

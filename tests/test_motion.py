@@ -3,7 +3,7 @@ import numpy as np
 from divekit.data import load_clip
 from divekit.gravity import clip_prior, proposal_loss
 from divekit.inference import boxes_to_pixels, pixels_to_boxes
-from divekit.motion import axis_angles, foreground, motion_track, plausible_acceleration
+from divekit.motion import foreground, motion_track, plausible_acceleration, silhouettes
 from divekit.truth import box_iou, clip_meta, truth_boxes
 
 
@@ -73,7 +73,7 @@ def test_pixel_and_affine_boxes_round_trip():
     np.testing.assert_allclose(boxes_to_pixels(pixels_to_boxes(px, (64, 128)), (64, 128)), px)
 
 
-def test_axis_angles_follow_a_rotated_bar():
+def test_silhouette_axis_follows_a_rotated_bar():
     # a 3-px-thick, 21-px-long bright bar at 0°, 45° and 90° (image axes, y down) on a grey 40x40 frame
     background = np.full((40, 40, 3), 100, dtype=np.uint8)
     frames = np.repeat(background[None], 3, axis=0).copy()
@@ -83,16 +83,35 @@ def test_axis_angles_follow_a_rotated_bar():
         along, across = xx * np.cos(a) + yy * np.sin(a), -xx * np.sin(a) + yy * np.cos(a)
         frames[k][(np.abs(along) <= 10) & (np.abs(across) <= 1.5)] = 220
     boxes = np.tile([20.0, 20.0, 30.0, 30.0], (3, 1))
-    angles = axis_angles(frames, background, boxes)
+    angles = silhouettes(frames, background, boxes).angle
     np.testing.assert_allclose(np.degrees(angles), [0.0, 45.0, 90.0], atol=2.0)
-    assert np.isnan(axis_angles(background[None], background, boxes[:1])[0])  # nothing there
+    empty = silhouettes(background[None], background, boxes[:1])
+    assert np.isnan(empty.angle[0]) and np.isnan(empty.centre[0]).all()  # nothing there
 
 
-def test_axis_angles_of_a_box_over_the_frame_edge():
+def test_silhouette_of_a_box_over_the_frame_edge():
     # a box reaching past the bottom-right corner (a diver entering at the bottom of the frame):
     # the part inside the frame is measured; found on a rendered clip whose box ended on the last row
     background = np.full((40, 40, 3), 100, dtype=np.uint8)
     frame = background.copy()
     frame[30:40, 36:39] = 220  # a vertical bar touching the bottom edge
-    angles = axis_angles(frame[None], background, np.array([[37.0, 36.0, 8.0, 9.3]]))
-    np.testing.assert_allclose(np.degrees(angles), [90.0], atol=2.0)
+    shape = silhouettes(frame[None], background, np.array([[37.0, 36.0, 8.0, 9.3]]))
+    np.testing.assert_allclose(np.degrees(shape.angle), [90.0], atol=2.0)
+    # rows 30-39 and columns 36-38, every pixel at full strength: centroid (37.5, 35.0) in pixel
+    # coordinates where pixel (i, j) covers [j, j + 1) x [i, i + 1)
+    np.testing.assert_allclose(shape.centre, [[37.5, 35.0]])
+
+
+def test_silhouette_is_the_strongest_connected_part_of_the_box():
+    # a diver lying flat (a 15x3 bar) and, apart from it in the same box, a board edge that moved
+    # (a 2-px-high, 20-px-long strip, weaker): the silhouette is the bar alone
+    background = np.full((60, 60, 3), 100, dtype=np.uint8)
+    frame = background.copy()
+    # threshold: the floor, 25 (median + 6 MAD is 0 here); strength clip((diff - 25) / 25, 0, 1)
+    frame[20:23, 20:35] = 250  # the diver: diff 150, 45 px at strength 1 (45 in all)
+    frame[40:42, 15:35] = 140  # the board: diff 40, 40 px at strength 0.6 (24 in all)
+    box = np.array([[30.0, 30.0, 30.0, 40.0]])
+    shape = silhouettes(frame[None], background, box)
+    # the bar: columns 20-34 and rows 20-22 -> centroid (27 + 0.5, 21 + 0.5), long axis horizontal
+    np.testing.assert_allclose(shape.centre, [[27.5, 21.5]])
+    np.testing.assert_allclose(np.degrees(shape.angle), [0.0], atol=1e-6)
