@@ -158,11 +158,12 @@ def silhouettes(
     their pixels, widened by ``margin`` on each side. Foreground strength is :func:`foreground`'s,
     its threshold taken from every ``stride``-th pixel of the batch (the median and MAD of the whole
     frames cost 6 ms a frame; the subsample gives the same threshold) and at least ``floor``, and it
-    is computed inside the boxes only. The silhouette is the connected part of it (8-neighbours) with the most strength:
-    whatever else differs from the background inside the box (a springboard still bouncing after
-    take-off, a splash, a flicker of water) is left out. Measured on 45 rendered clips: with every
-    foreground pixel in the box, a springboard's edge pulled one straight somersault's axis upright
-    for half the flight (0.44 turns counted for 1) and its scale from the fall 24 % off.
+    is computed inside the boxes only. The silhouette is the connected part of it (8-neighbours)
+    with the most strength: whatever else differs from the background inside the box (a
+    springboard still bouncing after take-off, a splash, a flicker of water) is left out. Measured
+    on 45 rendered clips: with every foreground pixel in the box, a springboard's edge pulled one
+    straight somersault's axis upright for half the flight (0.44 turns counted for 1) and its scale
+    from the fall 24 % off.
 
     The axis comes from the second moments of the strength; a somersault turns it by 2π whatever
     the diver looks like, so its unwrapped change counts turns
