@@ -46,7 +46,7 @@ FRAME_DIFF_FLOOR = 25.0
 def diver_pixels(diff: np.ndarray) -> np.ndarray:
     """Where a frame differs from its reference (:func:`divekit.motion.colour_difference` ``diff``)
     by more than the noise, and at least :data:`FRAME_DIFF_FLOOR`: the diver, or the splash."""
-    return diff > max(foreground_threshold(diff), FRAME_DIFF_FLOOR)
+    return diff > foreground_threshold(diff, FRAME_DIFF_FLOOR)
 
 
 def crossing_time(t: np.ndarray, y: np.ndarray, level: float, start: int, step: int) -> float | None:

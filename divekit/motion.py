@@ -54,11 +54,12 @@ def foreground(frames: np.ndarray, background: np.ndarray, *, factor: int = 4) -
     return np.clip((diff - thr) / thr, 0.0, 1.0)
 
 
-def foreground_threshold(diff: np.ndarray) -> float:
-    """Foreground threshold of background differences: the median plus six robust standard deviations."""
+def foreground_threshold(diff: np.ndarray, floor: float = 12.0) -> float:
+    """Foreground threshold of background differences: the median plus six robust standard
+    deviations, and at least ``floor`` grey levels."""
     med = float(np.median(diff))
     mad = float(np.median(np.abs(diff - med))) * 1.4826
-    return max(med + 6 * mad, 12.0)
+    return max(med + 6 * mad, floor)
 
 
 def motion_track(
@@ -175,7 +176,7 @@ def silhouettes(
     n, h, w = frames.shape[:3]
     assert boxes_px.shape == (n, 4) and background.shape == frames.shape[1:], (boxes_px.shape, background.shape)
     sample = colour_difference(frames[:, ::stride, ::stride], background[::stride, ::stride])
-    thr = max(foreground_threshold(sample), floor)
+    thr = foreground_threshold(sample, floor)
     angle, centre = np.full(n, np.nan), np.full((n, 2), np.nan)
     for k, (cx, cy, bw, bh) in enumerate(boxes_px):
         if not np.isfinite([cx, cy, bw, bh]).all():
