@@ -3,7 +3,7 @@ import numpy as np
 from divekit.data import load_clip
 from divekit.gravity import clip_prior, proposal_loss
 from divekit.inference import boxes_to_pixels, pixels_to_boxes
-from divekit.motion import foreground, motion_track, plausible_acceleration, silhouettes
+from divekit.motion import depth_weights, foreground, motion_track, plausible_acceleration, silhouettes
 from divekit.truth import box_iou, clip_meta, truth_boxes
 
 
@@ -115,3 +115,26 @@ def test_silhouette_is_the_strongest_connected_part_of_the_box():
     # the bar: columns 20-34 and rows 20-22 -> centroid (27 + 0.5, 21 + 0.5), long axis horizontal
     np.testing.assert_allclose(shape.centre, [[27.5, 21.5]])
     np.testing.assert_allclose(np.degrees(shape.angle), [0.0], atol=1e-6)
+
+
+def test_depth_weights_by_hand():
+    # a 3x5 block: the rim is one pixel from the outside, the three pixels inside it two
+    ys, xs = np.mgrid[0:3, 0:5]
+    weights = depth_weights(xs.ravel(), ys.ravel()).reshape(3, 5)
+    np.testing.assert_allclose(weights, [[1, 1, 1, 1, 1], [1, 2, 2, 2, 1], [1, 1, 1, 1, 1]])
+
+
+def test_silhouette_centroid_weighs_the_thick_body_over_a_thin_limb():
+    # a 3x3 trunk (rows 20-22, columns 20-22) with a 1-px arm on its middle row (columns 23-25)
+    background = np.full((50, 50, 3), 100, dtype=np.uint8)
+    frame = background.copy()
+    frame[20:23, 20:23] = 250
+    frame[21, 23:26] = 250  # every pixel at strength 1 (difference 150, threshold 25)
+    shape = silhouettes(frame[None], background, np.array([[23.0, 21.0, 16.0, 12.0]]))
+    # depths: the trunk's centre (21, 21) 2, its pixel next to the arm (21, 22) sqrt(2) (the
+    # nearest outside pixel is diagonal, above the arm), the other 10 pixels 1; sum 12 + sqrt(2).
+    # Columns: 20 * 3 + 21 * 4 + 22 * (2 + sqrt(2)) + 23 + 24 + 25 over that sum = 21.70181 (the
+    # plain centroid would be 21.75); rows symmetric about 21. Pixel centres at + 0.5.
+    x = (20 * 3 + 21 * 4 + 22 * (2 + np.sqrt(2)) + 23 + 24 + 25) / (12 + np.sqrt(2))
+    assert abs(x - 21.70181) < 1e-5
+    np.testing.assert_allclose(shape.centre, [[x + 0.5, 21.5]])
