@@ -2,13 +2,14 @@
 
 Per frame the pose model (:class:`divekit.pose.PoseModel`: DiveNet + Φ) gives the diver's box
 and the 13 joints (metres, pelvis-centred, camera frame), and the silhouette in the box
-(:func:`divekit.motion.silhouettes`) its long axis and its centroid. The centroid's track, on the
-video's own timestamps, is what falls at g: :func:`divekit.divemetrics.dive_report` finds the
-flight in it, fits the parabola whose acceleration gives metres per pixel (unless a calibration
-file gives the scale) and computes the dive figures. (The box centre, fitted until 2026-11-24,
-moves about the body as it folds and as the box follows the limbs: its scale was within 3 % on
-29 of 45 rendered clips, the centroid's on 35. A learned centre-of-mass offset in the box was
-tried too: its track scattered 7-13 px about a parabola against 2-3 px for the box centre.)
+(:func:`divekit.motion.silhouettes`) its long axis and its centroid, each pixel weighted by the
+depth of body behind it. The centroid's track, on the video's own timestamps, is what falls at g:
+:func:`divekit.divemetrics.dive_report` finds the flight in it, fits the parabola whose
+acceleration gives metres per pixel (unless a calibration file gives the scale) and computes the
+dive figures. (The box centre, fitted until 2026-11-24, moves about the body as it folds and as
+the box follows the limbs: its scale was within 3 % on 29 of 45 rendered clips, the plain
+centroid's on 35, the depth-weighted centroid's on 40. A learned centre-of-mass offset in the box
+was tried too: its track scattered 7-13 px about a parabola against 2-3 px for the box centre.)
 Take-off and entry are dated on the frames around them, read a second time (the toes leaving
 the board, the first white water of the splash: :mod:`divekit.contacts`). The video is streamed
 in batches, so memory does not grow with its length: only a few numbers per frame are kept.
