@@ -9,7 +9,9 @@ reported as a reference row.
 
 Also the disentanglement check of paper §4.4.3 on the ``ours`` model: KMeans on ti and on tv of
 the in-flight frames of all clips against diver identity (accuracy after the best one-to-one
-matching of clusters to divers), and Φ fitted on ti instead of tv.
+matching of clusters to divers), and Φ fitted on ti instead of tv. For reference, KMeans on the
+colour histogram of the box's foreground pixels (:func:`colour_codes`): how far the divers'
+looks alone separate them. ``--ti-contrast`` sets the weight of the ti contrast (§3.1.3, point 3).
 
     python benchmarks/bench_pose.py --init runs/grav --minutes 5 --out benchmarks/results/pose
 """
@@ -67,6 +69,34 @@ def identity_accuracy(features: np.ndarray, identity: np.ndarray, seed: int = 0)
 
 
 @torch.no_grad()
+def colour_codes(net, clip, bins: int = 8) -> np.ndarray:
+    """(N, 3·bins) per frame: the histogram of each colour channel over the pixels of the model's box
+    (widened by a fifth) that differ from the background, the diver's colours. KMeans on these is
+    what a time-invariant code that held the diver's appearance and nothing else could reach."""
+    from divekit.inference import boxes_to_pixels, frames_to_tensor
+    from divekit.motion import SILHOUETTE_FLOOR, colour_difference, foreground_threshold
+
+    net.eval()
+    background = frames_to_tensor(clip.background[None])
+    h, w = clip.background.shape[:2]
+    out = np.zeros((len(clip), 3 * bins))
+    for lo in range(0, len(clip), 64):
+        frames = clip.frames[lo : lo + 64]
+        x = frames_to_tensor(frames)
+        boxes = boxes_to_pixels(net.detect(x, background.expand(len(x), -1, -1, -1)).double().numpy(), (w, h))
+        diff = colour_difference(frames, clip.background)
+        thr = foreground_threshold(diff[:, ::4, ::4], SILHOUETTE_FLOOR)
+        for k, (cx, cy, bw, bh) in enumerate(boxes):
+            x0, x1 = int(max(0, cx - 0.6 * bw)), int(min(w, cx + 0.6 * bw + 1))
+            y0, y1 = int(max(0, cy - 0.6 * bh)), int(min(h, cy + 0.6 * bh + 1))
+            pixels = frames[k, y0:y1, x0:x1][diff[k, y0:y1, x0:x1] > thr]
+            if len(pixels):
+                hist = [np.histogram(pixels[:, c], bins=bins, range=(0, 256))[0] for c in range(3)]
+                out[lo + k] = np.concatenate(hist) / len(pixels)
+    return out
+
+
+@torch.no_grad()
 def latents(net, clip) -> tuple[np.ndarray, np.ndarray]:
     """(N, tv) and (N, ti) of every frame of ``clip`` (eval mode, plain crops), in one pass."""
     from divekit.inference import frames_to_tensor
@@ -113,6 +143,9 @@ def main() -> None:
     parser.add_argument("--variants", default="ours,css,ae,nosplit")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pose"))
     parser.add_argument("--pose-steps", type=int, default=PoseConfig.steps)
+    parser.add_argument(
+        "--ti-contrast", type=float, default=SelfSupConfig.ti_contrast, help="weight of the ti contrast, relative to α"
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
@@ -131,6 +164,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor() or 'cpu'}",
         "minutes_per_variant": args.minutes,
         "pose": {"regressor": pose_cfg.regressor, "steps": pose_cfg.steps},
+        "ti_contrast": args.ti_contrast,
         "variants": {},
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +174,7 @@ def main() -> None:
             model_cfg,
             loss_cfg,
             TrainConfig(steps=1, seed=0, checkpoint_every=10**9, log_every=25),
-            SelfSupConfig(variant=variant),
+            SelfSupConfig(variant=variant, ti_contrast=args.ti_contrast),
             pose_cfg,
             init=weights,
         )
@@ -162,13 +196,15 @@ def main() -> None:
         }
         if name == "ours":
             codes = {clip.name: latents(net, clip) for clip in train_clips + heldout_clips}  # (tv, ti) each
-            tv, ti, identity = [], [], []
-            for name_, (a, b) in codes.items():
-                flight = np.asarray(meta[name_]["in_flight"], dtype=bool)
+            tv, ti, colours, identity = [], [], [], []
+            for clip in train_clips + heldout_clips:
+                a, b = codes[clip.name]
+                flight = np.asarray(meta[clip.name]["in_flight"], dtype=bool)
                 tv.append(a[flight])
                 ti.append(b[flight])
-                identity.append(np.full(flight.sum(), meta[name_]["diver"]["id"]))
-            tv, ti, identity = np.concatenate(tv), np.concatenate(ti), np.concatenate(identity)
+                colours.append(colour_codes(net, clip)[flight])
+                identity.append(np.full(flight.sum(), meta[clip.name]["diver"]["id"]))
+            tv, ti, colours, identity = (np.concatenate(x) for x in (tv, ti, colours, identity))
             ti_codes_train = {c.name: codes[c.name][1] for c in train_clips}
             ti_codes_held = {c.name: codes[c.name][1] for c in heldout_clips}
             row["disentanglement"] = {
@@ -176,6 +212,7 @@ def main() -> None:
                 "divers": int(len(np.unique(identity))),
                 "kmeans_identity_accuracy_ti": round(identity_accuracy(ti, identity), 3),
                 "kmeans_identity_accuracy_tv": round(identity_accuracy(tv, identity), 3),
+                "kmeans_identity_accuracy_colours": round(identity_accuracy(colours, identity), 3),
                 "phi_on_ti": evaluate_fractions(
                     ti_codes_train, ti_codes_held, table, splits["train"], splits["heldout"], pose_cfg
                 )["1.0"],
@@ -196,7 +233,8 @@ def main() -> None:
         d = results["variants"]["ours"]["disentanglement"]
         lines.append(
             f"\nKMeans vs diver identity ({d['frames']} in-flight frames, {d['divers']} divers): "
-            f"ti {d['kmeans_identity_accuracy_ti']:.1%}, tv {d['kmeans_identity_accuracy_tv']:.1%}; "
+            f"ti {d['kmeans_identity_accuracy_ti']:.1%}, tv {d['kmeans_identity_accuracy_tv']:.1%}, "
+            f"the box's colour histogram {d['kmeans_identity_accuracy_colours']:.1%}; "
             f"Φ on ti at 100 %: N-MPJPE {d['phi_on_ti']['n_mpjpe_mm']:.1f} mm"
         )
     text = "\n".join(lines)
