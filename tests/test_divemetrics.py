@@ -94,6 +94,18 @@ def test_twist_during_somersault():
     assert twists(flight_poses(-1.0, -0.5), ALL) == pytest.approx(-0.5, abs=0.01)
 
 
+def test_twists_count_only_steps_between_open_frames():
+    # a tucked body (hips and knees at 2 rad, over the 70° bend) turning a full twist counts none
+    tucked = flight_poses(1.0, 1.0, pose=body(hip=2.0, knee=2.0))
+    assert twists(tucked, ALL) == pytest.approx(0.0, abs=1e-9)
+    # tucked for frames 0-29, straight for 30-59: only the steps 30 -> 59 count. The twist runs
+    # over s = k / 59 in [0.2, 0.8], so by frame 30 it has turned (30/59 - 0.2) / 0.6 = 0.51412 and
+    # the open frames count the remaining 0.48588 turn
+    mixed = flight_poses(1.0, 1.0)
+    mixed[:30] = tucked[:30]
+    assert twists(mixed, ALL) == pytest.approx(1 - (30 / 59 - 0.2) / 0.6, abs=0.01)
+
+
 def test_rotation_counts_use_only_posed_flight_frames():
     poses = flight_poses(2.5)
     half = np.arange(60) < 30  # frames 0..29 of 60 cover 29/59 of the turns
