@@ -196,11 +196,11 @@ def silhouettes(
         part = labels[ys, xs]
         m = np.minimum((diff[ys, xs] - thr) / thr, 1.0)
         best = part == 1 + int(np.argmax(np.bincount(part, weights=m)[1:]))
-        m, xs, ys = m[best], xs[best], ys[best]
-        if m.sum() < 5.0:
+        m, xs, ys = m[best], xs[best] + x0, ys[best] + y0
+        total = m.sum()
+        if total < 5.0:
             continue
-        xs, ys = xs + x0, ys + y0
-        mx, my = (m @ xs) / m.sum(), (m @ ys) / m.sum()
+        mx, my = (m @ xs) / total, (m @ ys) / total
         dx, dy = xs - mx, ys - my
         angle[k] = 0.5 * np.arctan2(2 * (m @ (dx * dy)), m @ (dx * dx) - m @ (dy * dy))
         mass = m * depth_weights(xs, ys)
