@@ -68,27 +68,22 @@ def identity_accuracy(features: np.ndarray, identity: np.ndarray, seed: int = 0)
     return float(best)
 
 
-@torch.no_grad()
-def colour_codes(net, clip, bins: int = 8) -> np.ndarray:
-    """(N, 3·bins) per frame: the histogram of each colour channel over the pixels of the model's box
-    (widened by a fifth) that differ from the background, the diver's colours. KMeans on these is
-    what a time-invariant code that held the diver's appearance and nothing else could reach."""
-    from divekit.inference import boxes_to_pixels, frames_to_tensor
-    from divekit.motion import SILHOUETTE_FLOOR, colour_difference, foreground_threshold
+def colour_codes(clip, boxes: np.ndarray, bins: int = 8) -> np.ndarray:
+    """(N, 3·bins) per frame: the histogram of each colour channel over the pixels of the frame's box
+    (``boxes`` (N, 4) in affine_grid form, widened by a tenth on each side) that differ from the
+    background, the diver's colours. KMeans on these is what a time-invariant code that held the
+    diver's appearance and nothing else could reach."""
+    from divekit.inference import boxes_to_pixels
+    from divekit.motion import SILHOUETTE_FLOOR, box_window, colour_difference, foreground_threshold
 
-    net.eval()
-    background = frames_to_tensor(clip.background[None])
     h, w = clip.background.shape[:2]
     out = np.zeros((len(clip), 3 * bins))
     for lo in range(0, len(clip), 64):
         frames = clip.frames[lo : lo + 64]
-        x = frames_to_tensor(frames)
-        boxes = boxes_to_pixels(net.detect(x, background.expand(len(x), -1, -1, -1)).double().numpy(), (w, h))
         diff = colour_difference(frames, clip.background)
         thr = foreground_threshold(diff[:, ::4, ::4], SILHOUETTE_FLOOR)
-        for k, (cx, cy, bw, bh) in enumerate(boxes):
-            x0, x1 = int(max(0, cx - 0.6 * bw)), int(min(w, cx + 0.6 * bw + 1))
-            y0, y1 = int(max(0, cy - 0.6 * bh)), int(min(h, cy + 0.6 * bh + 1))
+        for k, box in enumerate(boxes_to_pixels(boxes[lo : lo + 64], (w, h))):
+            x0, x1, y0, y1 = box_window(box, (w, h), 0.1)
             pixels = frames[k, y0:y1, x0:x1][diff[k, y0:y1, x0:x1] > thr]
             if len(pixels):
                 hist = [np.histogram(pixels[:, c], bins=bins, range=(0, 256))[0] for c in range(3)]
@@ -97,20 +92,21 @@ def colour_codes(net, clip, bins: int = 8) -> np.ndarray:
 
 
 @torch.no_grad()
-def latents(net, clip) -> tuple[np.ndarray, np.ndarray]:
-    """(N, tv) and (N, ti) of every frame of ``clip`` (eval mode, plain crops), in one pass."""
+def latents(net, clip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, tv), (N, ti) and the (N, 4) boxes of every frame of ``clip`` (eval mode, plain crops), in one pass."""
     from divekit.inference import frames_to_tensor
 
     net.eval()
     background = frames_to_tensor(clip.background[None])
-    tv, ti = [], []
+    tv, ti, boxes = [], [], []
     for lo in range(0, len(clip), 64):
         frames = frames_to_tensor(clip.frames[lo : lo + 64])
         box = net.detect(frames, background.expand(len(frames), -1, -1, -1))
         a, b = net.encode(net.crop(frames, box))
         tv.append(a)
         ti.append(b)
-    return torch.cat(tv).numpy(), torch.cat(ti).numpy()
+        boxes.append(box)
+    return torch.cat(tv).numpy(), torch.cat(ti).numpy(), torch.cat(boxes).double().numpy()
 
 
 def evaluate_fractions(train_codes, heldout_codes, table, train_names, heldout_names, pose_cfg) -> dict:
@@ -195,14 +191,14 @@ def main() -> None:
             ),
         }
         if name == "ours":
-            codes = {clip.name: latents(net, clip) for clip in train_clips + heldout_clips}  # (tv, ti) each
+            codes = {clip.name: latents(net, clip) for clip in train_clips + heldout_clips}  # (tv, ti, boxes)
             tv, ti, colours, identity = [], [], [], []
             for clip in train_clips + heldout_clips:
-                a, b = codes[clip.name]
+                a, b, boxes = codes[clip.name]
                 flight = np.asarray(meta[clip.name]["in_flight"], dtype=bool)
                 tv.append(a[flight])
                 ti.append(b[flight])
-                colours.append(colour_codes(net, clip)[flight])
+                colours.append(colour_codes(clip, boxes)[flight])
                 identity.append(np.full(flight.sum(), meta[clip.name]["diver"]["id"]))
             tv, ti, colours, identity = (np.concatenate(x) for x in (tv, ti, colours, identity))
             ti_codes_train = {c.name: codes[c.name][1] for c in train_clips}

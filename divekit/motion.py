@@ -182,8 +182,7 @@ def silhouettes(
     for k, (cx, cy, bw, bh) in enumerate(boxes_px):
         if not np.isfinite([cx, cy, bw, bh]).all():
             continue
-        x0, x1 = int(max(0, cx - (0.5 + margin) * bw)), min(w, int(cx + (0.5 + margin) * bw) + 1)
-        y0, y1 = int(max(0, cy - (0.5 + margin) * bh)), min(h, int(cy + (0.5 + margin) * bh) + 1)
+        x0, x1, y0, y1 = box_window((cx, cy, bw, bh), (w, h), margin)
         if x1 <= x0 or y1 <= y0:
             continue
         diff = colour_difference(frames[k, y0:y1, x0:x1], background[y0:y1, x0:x1])
@@ -204,9 +203,22 @@ def silhouettes(
         dx, dy = xs - mx, ys - my
         angle[k] = 0.5 * np.arctan2(2 * (m @ (dx * dy)), m @ (dx * dx) - m @ (dy * dy))
         mass = m * depth_weights(xs, ys)
+        weight = mass.sum()
         # pixel (i, j) covers [j, j + 1) x [i, i + 1): its centre is at + 0.5
-        centre[k] = (mass @ xs) / mass.sum() + 0.5, (mass @ ys) / mass.sum() + 0.5
+        centre[k] = (mass @ xs) / weight + 0.5, (mass @ ys) / weight + 0.5
     return Silhouettes(angle, centre)
+
+
+def box_window(
+    box: tuple[float, float, float, float], size: tuple[int, int], margin: float
+) -> tuple[int, int, int, int]:
+    """The pixels (x0, x1, y0, y1), ends exclusive, of a box cx, cy, w, h widened by ``margin`` of
+    its size on each side, clipped to a frame of ``size`` (width, height); empty when it misses."""
+    cx, cy, bw, bh = box
+    w, h = size
+    x0, x1 = int(max(0, cx - (0.5 + margin) * bw)), min(w, int(cx + (0.5 + margin) * bw) + 1)
+    y0, y1 = int(max(0, cy - (0.5 + margin) * bh)), min(h, int(cy + (0.5 + margin) * bh) + 1)
+    return x0, x1, y0, y1
 
 
 def depth_weights(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
