@@ -12,7 +12,10 @@ half-thickness of head and trunk, since joints are centres) converted with the c
 Arms: ``gravity`` (the default objective), ``no-gravity`` (reconstruction only, ``--no-gravity``),
 the ablations ``track-only`` (tracking losses, no proposals) and ``proposals-only`` (proposals,
 no tracking losses), and ``gravity-noenergy`` / ``no-gravity-noenergy``: the first two with a
-detector whose heatmap is purely learned (``detector_energy = false``).
+detector whose heatmap is purely learned (``detector_energy = false``), which the proposals also
+teach their attention (``gravity.attention_loss``). ``gravity-attention`` and
+``gravity-noenergy-noattention`` switch that term on and off against its default;
+``proposals-only-noenergy`` is the learned heatmap with proposals and no tracking losses.
 Writes curves.csv, curves.png and prints the curves and a time-to-level table: when each arm first
 has 25/50/75/90 % of the flight frames at each IoU level, and the no-prior arm's time over the
 prior's. Arms may run in separate processes (side by side, or with different budgets); then
@@ -53,6 +56,10 @@ ARMS = {
     # the same without the detector's background-difference term: a purely learned heatmap
     "gravity-noenergy": dict(model=dict(detector_energy=False)),
     "no-gravity-noenergy": dict(use_gravity=False, model=dict(detector_energy=False)),
+    # gravity.attention_loss against its default: on for the energy detector, off for the learned heatmap
+    "gravity-attention": dict(attention_weight=1.0),
+    "gravity-noenergy-noattention": dict(attention_weight=0.0, model=dict(detector_energy=False)),
+    "proposals-only-noenergy": dict(gamma=0.0, model=dict(detector_energy=False)),
 }
 LEVELS = (0.3, 0.5, 0.7)
 

@@ -7,14 +7,18 @@ gets no gradient from reconstruction): the box is pulled towards *proposals* mad
 background-difference track, smoothed by a robust free-fall fit through the flight; the pull fades
 to ``proposal_floor`` of its weight over ``proposal_decay_steps`` (when it faded to zero, boxes
 drifted off the diver within a few hundred steps: reconstruction alone does not hold them on a
-2-core CPU budget). ``use_gravity=False`` (``--no-gravity``) turns off the tracking losses, the
-flight-aware sampling and the proposals: reconstruction only.
+2-core CPU budget). For a purely learned heatmap the proposals also pull the detector's attention
+towards the one each stands for (:func:`attention_loss`): the pull on the box alone reaches the
+heatmap only through the attention's mean and spread, and a flat attention barely moves under it.
+``use_gravity=False`` (``--no-gravity``) turns off the tracking losses, the flight-aware sampling
+and the proposals: reconstruction only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +53,31 @@ class GravityConfig:
     proposal_decay_steps: int = 600
     proposal_floor: float = 0.5  # the weight kept after that, as a fraction of proposal_weight
     proposal_pad: float = 1.15  # proposal box = foreground extent x this
+    # Weight of the attention the proposals stand for (attention_loss), relative to their pull on
+    # the box; None: 1 for a purely learned heatmap, 0 with the energy term (resolved_for). Measured
+    # (benchmarks/results/detection_attention/): the learned heatmap boxed 94 % of held-out flight
+    # frames at IoU >= 0.5 after 2 minutes with it, 5 % without; with the energy term, whose first
+    # boxes are already on the diver, it fell from 98 % to 60-84 %.
+    attention_weight: float | None = None
     # The detector's soft-argmax logits must grow from zero to a sharp peak; at the base rate
     # (1e-4) that takes thousands of steps, so the STN learns at this multiple of it.
     detector_lr_scale: float = 10.0
 
+    def __post_init__(self) -> None:
+        for name in ("proposal_weight", "attention_weight"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "stride_s": list(self.stride_s)}
+
+    def resolved_for(self, model_cfg: ModelConfig) -> GravityConfig:
+        """This config with the choices left to the model made (``attention_weight``)."""
+        if self.attention_weight is not None:
+            return self
+        learned_only = not (model_cfg.detector_energy and model_cfg.detector_uses_background)
+        return replace(self, attention_weight=1.0 if learned_only else 0.0)
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,44 @@ def proposal_loss(boxes: torch.Tensor, proposals: torch.Tensor) -> torch.Tensor:
     return (centre + size).mean()
 
 
+def proposal_attention(proposals: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """The attention (N, h, w) over the detector's cells whose box is each (N,4) proposal.
+
+    The detector's box is ±2σ of its attention (s = 2σ, :class:`divekit.model.Detector`, at its
+    initial gain). A uniform attention over the central √3/2 of a box of half-size s has σ = s/2, so
+    that region, with each cell weighted by the fraction of it that the region covers, is the
+    attention the proposal stands for. All zeros where the region misses the grid.
+    """
+    assert proposals.ndim == 2 and proposals.shape[1] == 4, proposals.shape
+    h, w = grid
+
+    def cover(u: torch.Tensor, half: torch.Tensor, n: int) -> torch.Tensor:
+        # overlap of each cell [c - 1/n, c + 1/n] (affine_grid units) with [u - half, u + half], in cells
+        centres = (torch.arange(n, dtype=u.dtype, device=u.device) * 2 + 1) / n - 1
+        lo = torch.maximum(centres - 1 / n, (u - half)[:, None])
+        hi = torch.minimum(centres + 1 / n, (u + half)[:, None])
+        return (hi - lo).clamp_min(0.0) * (n / 2)
+
+    half = proposals[:, :2] * (math.sqrt(3) / 2)
+    weight = cover(proposals[:, 3], half[:, 1], h)[:, :, None] * cover(proposals[:, 2], half[:, 0], w)[:, None, :]
+    total = weight.sum((1, 2), keepdim=True)
+    return torch.where(total > 0, weight / total.clamp_min(1e-12), torch.zeros_like(weight))
+
+
+def attention_loss(log_attention: torch.Tensor, proposals: torch.Tensor) -> torch.Tensor:
+    """KL(target ‖ attention), the target being each (N,4) proposal's attention
+    (:func:`proposal_attention`), mean over the proposals whose region meets the grid.
+
+    The box loss (:func:`proposal_loss`) reaches the heatmap only through the attention's mean and
+    spread, a weak pull on a flat attention; this one tells every cell how much of the diver it holds.
+    """
+    assert log_attention.ndim == 3 and len(log_attention) == len(proposals), (log_attention.shape, proposals.shape)
+    target = proposal_attention(proposals, tuple(log_attention.shape[1:]))
+    kl = (torch.xlogy(target, target) - target * log_attention).sum((1, 2))
+    hits = target.sum((1, 2)) > 0
+    return kl[hits].mean() if hits.any() else log_attention.sum() * 0.0
+
+
 def frames_tensor(clips: list[Clip], clip_idx: np.ndarray, frame_idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack frames and their backgrounds as float (B,3,H,W) tensors in [0, 1]."""
     frames = np.stack([clips[c].frames[f] for c, f in zip(clip_idx, frame_idx, strict=True)])
@@ -171,8 +232,12 @@ class GravityObjective:
                 valid = np.array([self.priors[c].valid[f] for c, f in pairs])
                 if valid.any():
                     v = torch.from_numpy(valid)
-                    terms["proposal"] = proposal_loss(out.box[v], torch.from_numpy(target[valid]).to(out.box.dtype))
+                    proposals = torch.from_numpy(target[valid]).to(out.box.dtype)
+                    terms["proposal"] = proposal_loss(out.box[v], proposals)
                     total = total + w * terms["proposal"]
+                    if self.cfg.attention_weight:
+                        terms["attention"] = attention_loss(out.attention[v], proposals)
+                        total = total + w * self.cfg.attention_weight * terms["attention"]
         terms["total"] = total
         return terms
 
@@ -206,6 +271,7 @@ def build_trainer(
     Under torchrun (:mod:`divekit.distributed`) the model is wrapped for DDP and each rank draws its
     own quads (sampler seed ``seed + rank``) and dropout masks; one process is rank 0 of 1.
     """
+    gravity_cfg = gravity_cfg.resolved_for(model_cfg)
     set_seed(train_cfg.seed)
     rank = distributed.rank()
     model = distributed.wrap_model(DiveNet(model_cfg))  # the same initial weights on every rank

@@ -189,6 +189,10 @@ class Detector(nn.Module):
         return _downsample(x, self.downsample)
 
     def forward(self, frame: Tensor, background: Tensor | None = None) -> Tensor:
+        return self.attend(frame, background)[0]
+
+    def attend(self, frame: Tensor, background: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(box (B,4), the attention's log-probabilities (B,h,w) over its grid of cells)."""
         assert frame.ndim == 4 and frame.shape[1] == 3, frame.shape
         assert self.in_channels == 3 or (background is not None and background.shape == frame.shape), (
             "this detector needs the background"
@@ -201,7 +205,8 @@ class Detector(nn.Module):
         b, _, h, w = logits.shape
         if self.energy_gain is not None:
             logits = logits + self.energy_gain * foreground_energy(frame, background, (h, w))
-        attn = F.softmax(logits.flatten(1), dim=1)  # (B, h*w)
+        log_attn = F.log_softmax(logits.flatten(1), dim=1)  # (B, h*w)
+        attn = log_attn.exp()
         ys = ((torch.arange(h, device=f.device, dtype=f.dtype) * 2 + 1) / h - 1).repeat_interleave(w)
         xs = ((torch.arange(w, device=f.device, dtype=f.dtype) * 2 + 1) / w - 1).repeat(h)
         ux, uy = attn @ xs, attn @ ys
@@ -213,7 +218,7 @@ class Detector(nn.Module):
         raw = self.log_spread_gain.exp() * sigma * self.scale(pooled).clamp(-10.0, 10.0).exp()
         span = self.scale_max - self.scale_min
         s = self.scale_min + span * torch.tanh(raw / span)
-        return torch.stack([s[:, 0], s[:, 1], ux, uy], 1)
+        return torch.stack([s[:, 0], s[:, 1], ux, uy], 1), log_attn.view(b, h, w)
 
 
 class Encoder(nn.Module):
@@ -316,6 +321,7 @@ class DiveOutput(NamedTuple):
     mask: Tensor  # (B,1,H/r,W/r) M in the frame, r = recon_downsample
     recon: Tensor  # (B,3,H/r,W/r) Ĩ of Eq. 1
     target: Tensor  # (B,3,H/r,W/r) the input frame at the reconstruction resolution, for Eq. 2
+    attention: Tensor  # (B,h,w) the detector's attention, log-probabilities over its cells
 
 
 class DiveNet(nn.Module):
@@ -386,7 +392,7 @@ class DiveNet(nn.Module):
             frame.shape,
             background.shape,
         )
-        box = self.detect(frame, background)
+        box, attention = self.detector.attend(frame, background)
         crop_ = self.crop(frame, box)
         tv, ti = self.encode(crop_ if jitter is None else jitter(crop_), crop_)
         if ti_perm is not None:
@@ -398,7 +404,7 @@ class DiveNet(nn.Module):
         rgb, mask = self.uncrop(crop_rgb, crop_mask, box, size)
         target, bg = _downsample(frame, r), _downsample(background, r)
         recon = composite(rgb, mask, bg)
-        return DiveOutput(box, crop_, tv, ti, crop_rgb, crop_mask, mask, recon, target)
+        return DiveOutput(box, crop_, tv, ti, crop_rgb, crop_mask, mask, recon, target, attention)
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = True) -> int:

@@ -90,7 +90,8 @@ def gravity_settings(
         if config_file is not None:
             raise DivekitError("--config cannot change a run being resumed; settings come from its checkpoint")
         train = _resumed_train_config(record, videos, steps)
-        gravity = build(GravityConfig, record["gravity"], where="checkpoint [gravity]")
+        # runs from before the attention term trained without it, and resume as they started
+        gravity = build(GravityConfig, {"attention_weight": 0.0, **record["gravity"]}, where="checkpoint [gravity]")
         return GravitySettings(
             ModelConfig.from_dict(record["model"]), LossConfig.from_dict(record["loss"]), train, gravity
         )

@@ -1,7 +1,7 @@
 import numpy as np
 
 from divekit.data import load_clip
-from divekit.gravity import clip_prior, proposal_loss
+from divekit.gravity import attention_loss, clip_prior, proposal_attention, proposal_loss
 from divekit.inference import boxes_to_pixels, pixels_to_boxes
 from divekit.motion import depth_weights, foreground, motion_track, plausible_acceleration, silhouettes
 from divekit.truth import box_iou, clip_meta, truth_boxes
@@ -57,6 +57,37 @@ def test_proposal_loss_by_hand():
     # centre: 0.3² + 0.4² = 0.25; size: log(2)² + 0
     expected = 0.25 + np.log(2) ** 2
     assert abs(float(proposal_loss(boxes, props)) - expected) < 1e-6
+
+
+def test_proposal_attention_by_hand():
+    import torch
+
+    # a 1x4 grid: cells of width 0.5 centred at -0.75, -0.25, 0.25, 0.75 (affine_grid units).
+    # Half-size s_x = 0.375 / (√3/2): the region is u_x ± 0.375 = [-0.25, 0.5], which covers half
+    # of cell 1 and all of cell 2; s_y = 1 / (√3/2) covers the one row.
+    props = torch.tensor([[0.375 * 2 / np.sqrt(3), 2 / np.sqrt(3), 0.125, 0.0]], dtype=torch.float64)
+    target = proposal_attention(props, (1, 4))
+    np.testing.assert_allclose(target[0, 0].numpy(), [0.0, 1 / 3, 2 / 3, 0.0], atol=1e-12)
+    # KL against the attention (0.1, 0.2, 0.3, 0.4): 1/3 ln((1/3)/0.2) + 2/3 ln((2/3)/0.3) = 0.702614
+    log_attention = torch.log(torch.tensor([[[0.1, 0.2, 0.3, 0.4]]], dtype=torch.float64))
+    assert abs(float(attention_loss(log_attention, props)) - 0.7026137) < 1e-6
+    # a 2x2 grid, the region exactly the left column; a flat attention is ln 2 from it
+    props = torch.tensor([[1 / np.sqrt(3), 2 / np.sqrt(3), -0.5, 0.0]])
+    np.testing.assert_allclose(proposal_attention(props, (2, 2))[0].numpy(), [[0.5, 0.0], [0.5, 0.0]], atol=1e-7)
+    assert abs(float(attention_loss(torch.full((1, 2, 2), np.log(0.25)), props)) - np.log(2)) < 1e-6
+
+
+def test_attention_loss_skips_proposals_off_the_grid():
+    import torch
+
+    off = torch.tensor([[0.1, 0.1, 3.0, 0.0]])  # centred beyond the frame's right edge
+    assert proposal_attention(off, (2, 2)).sum() == 0
+    flat = torch.full((2, 2, 2), np.log(0.25), requires_grad=True)
+    on = torch.tensor([[1 / np.sqrt(3), 2 / np.sqrt(3), -0.5, 0.0]])
+    loss = attention_loss(flat, torch.cat([on, off]))
+    assert abs(float(loss.detach()) - np.log(2)) < 1e-6  # the mean over the one proposal on the grid
+    loss.backward()
+    assert flat.grad[1].abs().sum() == 0
 
 
 def test_box_iou_by_hand():

@@ -35,6 +35,20 @@ def test_writes_checkpoint_boxes_plots_and_preview(tmp_path, dive_folder, tiny_c
     record, state = load_checkpoint(out)
     assert record["stage"] == "gravity" and record["model"]["preset"] == "small" and state["step"] == 3
     assert {"recon", "const_acc", "order", "scale", "proposal"} <= set(pd.read_csv(out / "losses.csv").columns)
+    # the energy detector starts on the diver: the proposals do not pull its attention
+    assert record["gravity"]["attention_weight"] == 0.0 and "attention" not in pd.read_csv(out / "losses.csv")
+
+
+def test_learned_heatmap_is_taught_the_proposals_attention(tmp_path, dive_folder, tiny_config):
+    config = tmp_path / "learned.toml"
+    config.write_text(tiny_config.read_text().replace("[model]", "[model]\ndetector_energy = false", 1))
+    out = tmp_path / "run"
+    result = train(dive_folder, out, config, "--steps", 2)
+    assert result.exit_code == 0, result.stderr
+    record, _ = load_checkpoint(out)
+    assert record["model"]["detector_energy"] is False and record["gravity"]["attention_weight"] == 1.0
+    losses = pd.read_csv(out / "losses.csv")
+    assert (losses["attention"] > 0).all()
 
 
 def test_resume_continues_exactly(tmp_path, dive_folder, tiny_config):
