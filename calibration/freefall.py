@@ -80,8 +80,6 @@ def robust_free_fall(
     ``valid`` marks frames with a measurement; ``tol_px`` is the inlier distance; ``acc_range``
     bounds plausible accelerations in px/s² (e.g. from g and a range of metres per pixel).
     """
-    from scipy.optimize import least_squares
-
     t = np.asarray(t, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     assert t.shape == y.shape and t.ndim == 1, "t and y must be (N,) arrays"
@@ -126,16 +124,48 @@ def robust_free_fall(
     if len(keep) < min_points:
         return None
 
-    t_fit, y_fit = tv[keep], yv[keep]
+    c = best_coef
+    t0 = float(tv[keep][0])
+    start = np.array([c[0] + c[1] * (t0 - t_mid) + c[2] * (t0 - t_mid) ** 2, c[1] + 2 * c[2] * (t0 - t_mid), 2 * c[2]])
+    inliers = np.zeros(len(t), dtype=bool)
+    inliers[idx[keep]] = True
+    fit = fit_free_fall(t, y, inliers, tol_px=tol_px, start=start)
+    if fit is None or not acc_range[0] <= fit.acc <= acc_range[1]:
+        return None
+    return fit
+
+
+def fit_free_fall(
+    t: np.ndarray,
+    y: np.ndarray,
+    frames: np.ndarray,
+    *,
+    tol_px: float = 3.0,
+    start: np.ndarray | None = None,
+    loss: str = "soft_l1",
+) -> FreeFallFit | None:
+    """The parabola through the track (t, y: (N,)) on the frames ``frames`` (N,) bool: least
+    squares with ``loss`` (scipy's names; "soft_l1" of scale ``tol_px`` / 2, "linear" for ordinary
+    least squares), starting from ``start`` (y0, v0, acc at the first frame) or an ordinary fit.
+    None with fewer than 3 frames."""
+    from scipy.optimize import least_squares
+
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    frames = np.asarray(frames, dtype=bool) & np.isfinite(y) & np.isfinite(t)
+    if frames.sum() < 3:
+        return None
+    t_fit, y_fit = t[frames], y[frames]
     t0 = float(t_fit[0])
 
     def residuals(p: np.ndarray) -> np.ndarray:
         dt = t_fit - t0
         return p[0] + p[1] * dt + 0.5 * p[2] * dt**2 - y_fit
 
-    c = best_coef
-    start = np.array([c[0] + c[1] * (t0 - t_mid) + c[2] * (t0 - t_mid) ** 2, c[1] + 2 * c[2] * (t0 - t_mid), 2 * c[2]])
-    sol = least_squares(residuals, start, loss="soft_l1", f_scale=tol_px / 2)
+    if start is None:
+        c2, c1, c0 = np.polyfit(t_fit - t0, y_fit, 2)
+        start = np.array([c0, c1, 2 * c2])
+    sol = least_squares(residuals, start, loss=loss, f_scale=tol_px / 2)
     y0, v0, acc = sol.x
     r = residuals(sol.x)
     dof = max(len(r) - 3, 1)
@@ -145,10 +175,6 @@ def robust_free_fall(
         acc_std = float(np.sqrt(max(cov[2, 2], 0.0)))
     except np.linalg.LinAlgError:
         acc_std = float("inf")
-    if not acc_range[0] <= acc <= acc_range[1]:
-        return None
-    inliers = np.zeros(len(t), dtype=bool)
-    inliers[idx[keep]] = True
     return FreeFallFit(
         t0=t0,
         y0=float(y0),
@@ -157,6 +183,6 @@ def robust_free_fall(
         acc_std=acc_std,
         t_start=float(t_fit[0]),
         t_end=float(t_fit[-1]),
-        inliers=inliers,
+        inliers=frames.copy(),
         rmse_px=float(np.sqrt(np.mean(r**2))),
     )

@@ -7,12 +7,14 @@ import pandas as pd
 import pytest
 
 from divekit.calibration.camera import rotation_about
+from divekit.calibration.freefall import fit_free_fall
 from divekit.divemetrics import (
     SUMMARY_KEYS,
     axis_rotation,
     axis_turns,
     dive_summary,
     find_flight,
+    fit_on_flight,
     flexion_angles,
     position,
     rotation_angle,
@@ -273,6 +275,26 @@ def test_known_scale_overrides_the_fall():
 def assert_no_flight(out: dict) -> None:
     assert out["flight_found"] is False and isinstance(out["reason"], str)
     assert all(out[k] is None for k in SUMMARY_KEYS if k not in ("flight_found", "reason"))
+
+
+def test_fall_is_fitted_again_on_the_dated_flight():
+    # 10 frames/s; the centre falls at 980 px/s² from frame 8 to frame 22, and lies 2 px off that
+    # parabola on either side (the body still extending on the board, entering the water): a run
+    # with a 3 px tolerance takes those frames in. Take-off at 1.0 s (frame 10) and entry at 2.0 s
+    # (frame 20) with a margin of 2 frames keep frames 8-22, where the parabola is exact.
+    t = np.arange(31) / 10
+    y = 100 - 300 * (t - 1.0) + 490 * (t - 1.0) ** 2
+    y[:8] += 2.0
+    y[23:] += 2.0
+    run = fit_free_fall(t, y, np.ones(31, bool), loss="linear")
+    assert abs(run.acc - 980) > 1
+    fit = fit_on_flight(t, y, run, 1.0, 2.0, tol_px=3.0, acc_range=(1.0, 1e4), margin=2)
+    assert fit.acc == pytest.approx(980, abs=1e-6)
+    np.testing.assert_array_equal(np.flatnonzero(fit.inliers), np.arange(8, 23))
+    assert (fit.t_start, fit.t_end) == pytest.approx((0.8, 2.2))
+    # too short a flight (fewer than 6 frames) or an implausible refit keeps the run
+    assert fit_on_flight(t, y, run, 1.0, 1.15, tol_px=3.0, acc_range=(1.0, 1e4), margin=1) is run
+    assert fit_on_flight(t, y, run, 1.0, 2.0, tol_px=3.0, acc_range=(1.0, 900.0), margin=2) is run
 
 
 def test_flat_track_has_no_flight():

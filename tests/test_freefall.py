@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from divekit.calibration.freefall import _longest_run, robust_free_fall
+from divekit.calibration.freefall import _longest_run, fit_free_fall, robust_free_fall
 
 
 def dive_track(seed: int = 1, variable: bool = True):
@@ -39,6 +39,20 @@ def test_exact_parabola_by_hand():
     assert fit.acc == pytest.approx(8.0, abs=1e-6)
     assert fit.v0 == pytest.approx(2.0, abs=1e-6) and fit.y0 == pytest.approx(10.0, abs=1e-6)
     assert fit.inliers.all()
+
+
+def test_ordinary_least_squares_fit_by_hand():
+    # y = t² + (0, 0, 0, 1) at t = 0..3. The residual of a quadratic fit to 4 equally spaced points
+    # is the cubic (-1, 3, -3, 1) component: (1/20)(-1, 3, -3, 1). The fitted values
+    # (0.05, 0.85, 4.15, 9.95) have second differences 2.5: acceleration 2.5 px/s².
+    t = np.arange(4.0)
+    y = t**2 + np.array([0.0, 0.0, 0.0, 1.0])
+    fit = fit_free_fall(t, y, np.ones(4, bool), loss="linear")
+    assert fit.acc == pytest.approx(2.5, abs=1e-6)
+    assert fit(t) == pytest.approx([0.05, 0.85, 4.15, 9.95], abs=1e-6)
+    assert fit.rmse_px == pytest.approx(np.sqrt(20 / 400 / 4), abs=1e-6)
+    assert (fit.t_start, fit.t_end) == (0.0, 3.0) and fit.inliers.all()
+    assert fit_free_fall(t, y, np.array([True, True, False, False])) is None  # fewer than 3 frames
 
 
 def test_no_free_fall_gives_none():
