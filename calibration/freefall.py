@@ -129,10 +129,7 @@ def robust_free_fall(
     start = np.array([c[0] + c[1] * (t0 - t_mid) + c[2] * (t0 - t_mid) ** 2, c[1] + 2 * c[2] * (t0 - t_mid), 2 * c[2]])
     inliers = np.zeros(len(t), dtype=bool)
     inliers[idx[keep]] = True
-    fit = fit_free_fall(t, y, inliers, tol_px=tol_px, start=start)
-    if fit is None or not acc_range[0] <= fit.acc <= acc_range[1]:
-        return None
-    return fit
+    return fit_free_fall(t, y, inliers, tol_px=tol_px, start=start, acc_range=acc_range)
 
 
 def fit_free_fall(
@@ -143,11 +140,12 @@ def fit_free_fall(
     tol_px: float = 3.0,
     start: np.ndarray | None = None,
     loss: str = "soft_l1",
+    acc_range: tuple[float, float] = (-np.inf, np.inf),
 ) -> FreeFallFit | None:
     """The parabola through the track (t, y: (N,)) on the frames ``frames`` (N,) bool: least
     squares with ``loss`` (scipy's names; "soft_l1" of scale ``tol_px`` / 2, "linear" for ordinary
     least squares), starting from ``start`` (y0, v0, acc at the first frame) or an ordinary fit.
-    None with fewer than 3 frames."""
+    None with fewer than 3 frames or an acceleration outside ``acc_range`` (px/s²)."""
     from scipy.optimize import least_squares
 
     t = np.asarray(t, dtype=np.float64)
@@ -167,6 +165,8 @@ def fit_free_fall(
         start = np.array([c0, c1, 2 * c2])
     sol = least_squares(residuals, start, loss=loss, f_scale=tol_px / 2)
     y0, v0, acc = sol.x
+    if not acc_range[0] <= acc <= acc_range[1]:
+        return None
     r = residuals(sol.x)
     dof = max(len(r) - 3, 1)
     sigma2 = float(r @ r) / dof

@@ -263,10 +263,8 @@ def fit_on_flight(
     keep[last + margin + 1 :] = False
     if keep.sum() < 6 or keep.sum() == fit.inliers.sum():
         return fit
-    refit = fit_free_fall(t, centre_y, keep, tol_px=tol_px, loss="linear")
-    if refit is None or not acc_range[0] <= refit.acc <= acc_range[1]:
-        return fit
-    return refit
+    refit = fit_free_fall(t, centre_y, keep, tol_px=tol_px, loss="linear", acc_range=acc_range)
+    return fit if refit is None else refit
 
 
 def find_flight(
