@@ -34,7 +34,7 @@ from divekit.features import build_feature_extractor
 from divekit.inference import boxes_dataframe, boxes_to_pixels, frames_to_tensor, pixels_to_boxes, predict_boxes
 from divekit.io import atomic_path
 from divekit.losses import const_acc_loss_timed, order_loss, reconstruction_loss, scale_loss
-from divekit.model import DiveNet
+from divekit.model import DiveNet, cell_centres
 from divekit.motion import MotionTrack, flight_from_track, motion_track
 from divekit.plots import plot_box_heights, plot_losses, plot_preview
 from divekit.sampling import GravitySampler, QuadBatch, Window
@@ -157,7 +157,7 @@ def proposal_attention(proposals: torch.Tensor, grid: tuple[int, int]) -> torch.
 
     def cover(u: torch.Tensor, half: torch.Tensor, n: int) -> torch.Tensor:
         # overlap of each cell [c - 1/n, c + 1/n] (affine_grid units) with [u - half, u + half], in cells
-        centres = (torch.arange(n, dtype=u.dtype, device=u.device) * 2 + 1) / n - 1
+        centres = cell_centres(n, u)
         lo = torch.maximum(centres - 1 / n, (u - half)[:, None])
         hi = torch.minimum(centres + 1 / n, (u + half)[:, None])
         return (hi - lo).clamp_min(0.0) * (n / 2)

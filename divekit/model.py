@@ -126,6 +126,11 @@ def foreground_energy(frame: Tensor, background: Tensor, size: tuple[int, int]) 
     return ((diff - med) / (1.4826 * mad + 2.0 / 255.0) - 3).clamp(0.0, 8.0)
 
 
+def cell_centres(n: int, like: Tensor) -> Tensor:
+    """(n,) centres of n equal cells across [-1, 1] (affine_grid units), as ``like``'s dtype and device."""
+    return (torch.arange(n, device=like.device, dtype=like.dtype) * 2 + 1) / n - 1
+
+
 class Detector(nn.Module):
     """STN S: frame (+ frame − background) downsampled -> box (s_x, s_y, u_x, u_y), bounded.
 
@@ -207,8 +212,8 @@ class Detector(nn.Module):
             logits = logits + self.energy_gain * foreground_energy(frame, background, (h, w))
         log_attn = F.log_softmax(logits.flatten(1), dim=1)  # (B, h*w)
         attn = log_attn.exp()
-        ys = ((torch.arange(h, device=f.device, dtype=f.dtype) * 2 + 1) / h - 1).repeat_interleave(w)
-        xs = ((torch.arange(w, device=f.device, dtype=f.dtype) * 2 + 1) / w - 1).repeat(h)
+        ys = cell_centres(h, f).repeat_interleave(w)
+        xs = cell_centres(w, f).repeat(h)
         ux, uy = attn @ xs, attn @ ys
         # spread of the attention; a cell's own width (2/w, uniform: variance (2/w)²/12) is the least
         var_x = (attn @ xs.square() - ux.square()).clamp_min(0) + (2 / w) ** 2 / 12
