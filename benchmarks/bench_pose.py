@@ -37,7 +37,7 @@ from divekit.data import load_clip
 from divekit.labels import every_kth, read_labels
 from divekit.metrics import pose_report
 from divekit.pose import PoseConfig, clip_codes, fit_regressor, predict_poses
-from divekit.selfsup import SelfSupConfig, Variant
+from divekit.selfsup import VARIANTS, SelfSupConfig, Variant
 from divekit.training import TrainConfig
 from divekit.trainrun import TrainSettings, build_selfsup_trainer, load_init, pose_targets
 
@@ -136,13 +136,19 @@ def main() -> None:
     parser.add_argument("--init", type=Path, required=True, help="pretrain-gravity run trained on the training split")
     parser.add_argument("--data", type=Path, default=Path("sample_data"))
     parser.add_argument("--minutes", type=float, default=5.0, help="self-supervised training time per variant")
-    parser.add_argument("--variants", default="ours,css,ae,nosplit")
+    parser.add_argument(
+        "--variants", default="init,ours,css,ae,nosplit", help="rows to measure; init = the gravity run as it is"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the self-supervised stage and of Φ")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pose"))
     parser.add_argument("--pose-steps", type=int, default=PoseConfig.steps)
     parser.add_argument(
         "--ti-contrast", type=float, default=SelfSupConfig.ti_contrast, help="weight of the ti contrast, relative to α"
     )
     args = parser.parse_args()
+    rows = args.variants.split(",")
+    if unknown := [n for n in rows if n not in ("init", *VARIANTS)]:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from init, {', '.join(VARIANTS)}")
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
     splits = json.loads((args.data / "splits.json").read_text())
@@ -153,7 +159,7 @@ def main() -> None:
     train_clips = [load_clip(args.data / f"{n}.mp4", model_cfg.frame_size) for n in splits["train"]]
     heldout_clips = [load_clip(args.data / f"{n}.mp4", model_cfg.frame_size) for n in splits["heldout"]]
     table = read_labels([args.data])
-    pose_cfg = PoseConfig(steps=args.pose_steps)
+    pose_cfg = PoseConfig(steps=args.pose_steps, seed=args.seed)
     meta = {n: json.loads((args.data / f"{n}.json").read_text()) for n in splits["train"] + splits["heldout"]}
 
     results: dict = {
@@ -161,15 +167,16 @@ def main() -> None:
         "minutes_per_variant": args.minutes,
         "pose": {"regressor": pose_cfg.regressor, "steps": pose_cfg.steps},
         "ti_contrast": args.ti_contrast,
+        "seed": args.seed,
         "variants": {},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in ["init", *args.variants.split(",")]:
+    for name in rows:
         variant = "ours" if name == "init" else name
         settings = TrainSettings(
             model_cfg,
             loss_cfg,
-            TrainConfig(steps=1, seed=0, checkpoint_every=10**9, log_every=25),
+            TrainConfig(steps=1, seed=args.seed, checkpoint_every=10**9, log_every=25),
             SelfSupConfig(variant=variant, ti_contrast=args.ti_contrast),
             pose_cfg,
             init=weights,
