@@ -261,7 +261,7 @@ def fit_on_flight(
     keep = fit.inliers.copy()
     keep[: max(first - margin, 0)] = False
     keep[last + margin + 1 :] = False
-    if keep.sum() < 6 or keep.sum() == fit.inliers.sum():
+    if keep.sum() < 6:
         return fit
     refit = fit_free_fall(t, centre_y, keep, tol_px=tol_px, loss="linear", acc_range=acc_range)
     return fit if refit is None else refit

@@ -297,6 +297,20 @@ def test_fall_is_fitted_again_on_the_dated_flight():
     assert fit_on_flight(t, y, run, 1.0, 2.0, tol_px=3.0, acc_range=(1.0, 900.0), margin=2) is run
 
 
+def test_flight_within_the_run_is_refitted_by_least_squares_too():
+    # The run (soft-L1) already lies within the dated flight, so nothing is dropped; the flight is
+    # still fitted by ordinary least squares, like every other, and not left with the robust loss.
+    t = np.arange(10) / 10
+    y = 100 - 300 * t + 490 * t**2
+    y[9] += 2.5  # the last frame off the parabola, inside the run's 3 px tolerance
+    run = fit_free_fall(t, y, np.ones(10, bool), tol_px=3.0)
+    ols = fit_free_fall(t, y, np.ones(10, bool), loss="linear")
+    assert abs(run.acc - ols.acc) > 0.3  # 990.85 against 991.36 px/s²
+    fit = fit_on_flight(t, y, run, 0.0, 0.9, tol_px=3.0, acc_range=(1.0, 1e4), margin=2)
+    assert fit.acc == pytest.approx(ols.acc, abs=1e-6)
+    np.testing.assert_array_equal(fit.inliers, run.inliers)
+
+
 def test_flat_track_has_no_flight():
     rng = np.random.default_rng(0)
     t = np.arange(90) / 30
