@@ -14,6 +14,7 @@ from divekit.contacts import (
     entry_frames,
     entry_from_bottom,
     feet_takeoff,
+    joined_diver_pixels,
     splash_entry,
     splash_pixels,
     takeoff_frames,
@@ -87,6 +88,48 @@ def test_feet_takeoff_dates_the_toes_leaving_the_board_within_a_frame():
     rise_t = (V_UP - np.sqrt(V_UP**2 - 4 * 0.5 * ACC * 1.5)) / ACC
     assert when == pytest.approx(T0 + 0.8 / FPS - rise_t, abs=2e-4)
     assert abs(when - T0) < 1 / FPS
+
+
+def test_joined_diver_pixels_by_hand():
+    # One 8x8 frame of differences; the full threshold is 25 and the lower one 16 (median and MAD are 0).
+    diff = np.zeros((2, 8, 8), dtype=np.int16)
+    diff[0, 1, 1:4] = 100  # a 3-px strong blob: a seed
+    diff[0, 2, 4] = 20  # weak, touching the blob diagonally: joined
+    diff[0, 3, 5] = 20  # weak, touching that one: joined through it
+    diff[0, 6, 0] = 20  # weak and alone: not the diver
+    diff[0, 5, 6:8] = 100  # a 2-px strong speck: counted, but too small to be a seed ...
+    diff[0, 6, 6:8] = 20  # ... so its weak halo is not
+    diff[1, 2, 4] = 20  # weak, next to frame 0's blob but in another frame: not joined
+    diff[1, 4, 4] = 15  # below the lower floor
+    on = joined_diver_pixels(diff)
+    expected = np.zeros_like(on)
+    expected[0, 1, 1:4] = expected[0, 2, 4] = expected[0, 3, 5] = True
+    expected[0, 5, 6:8] = True
+    np.testing.assert_array_equal(on, expected)
+
+
+def test_feet_takeoff_follows_a_foot_that_fades_against_the_board():
+    # The toes stand out while the diver stands; in the last 3 frames on the board (the last at T0)
+    # the pointed foot differs from the board by only 20 grey levels (under the full threshold of 25, over the
+    # lower floor of 16), still joined to the bright leg above. Counted with the full threshold alone
+    # they would leave 3 frames early; joined, take-off is dated as with a bright foot.
+    t = np.arange(0, 1.6, 1 / FPS)
+    frames, boxes = board_scene(t)
+    fit = free_fall_fit(t)
+    where = takeoff_frames(t, boxes, fit, (80, 100))
+    k = where.frames
+    bright_when, _ = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
+    fading = np.abs(t - (T0 - 1 / FPS)) < 1.01 / FPS  # T0 - 2/FPS, T0 - 1/FPS and T0
+    toes = frames[:, SURFACE - 3 : SURFACE + 1, 35:46]
+    toes[fading] = np.where(toes[fading] == 230, 110, toes[fading])  # background 90: a difference of 20
+    when, why = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
+    assert why == "" and when == pytest.approx(bright_when, abs=1e-9)
+    # a speck of 2 strong pixels in a weak halo on the board after take-off is not a foot
+    speck = np.flatnonzero(t >= T0 + 10 / FPS)[0]
+    frames[speck, SURFACE - 2 : SURFACE + 1, 37:43] = 110
+    frames[speck, SURFACE, 39:41] = 230
+    when, _ = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
+    assert when == pytest.approx(bright_when, abs=1e-9)
 
 
 def test_feet_takeoff_says_why_it_cannot_tell():
