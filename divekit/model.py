@@ -190,8 +190,17 @@ class Detector(nn.Module):
         self.energy_gain = nn.Parameter(torch.ones(()) * 2.0) if in_channels == 6 and energy else None
 
     def inputs(self, frame: Tensor, background: Tensor | None) -> Tensor:
-        x = frame if self.in_channels == 3 else torch.cat([frame, frame - background], 1)
-        return _downsample(x, self.downsample)
+        """The trunk's input: the frame and, with 6 channels, frame − background, at 1/downsample.
+        The downsampling is linear, so the two are subtracted small: the full-size difference is
+        never built, and a background shared by the batch (expanded) is downsampled once."""
+        small = _downsample(frame, self.downsample)
+        if self.in_channels == 3:
+            return small
+        if background.shape[0] > 1 and background.stride(0) == 0:
+            small_bg = _downsample(background[:1], self.downsample).expand(len(frame), -1, -1, -1)
+        else:
+            small_bg = _downsample(background, self.downsample)
+        return torch.cat([small, small - small_bg], 1)
 
     def forward(self, frame: Tensor, background: Tensor | None = None) -> Tensor:
         return self.attend(frame, background)[0]

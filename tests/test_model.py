@@ -141,6 +141,25 @@ def test_detector_starts_on_what_differs_from_the_background():
     assert 0.15 < sx < 0.45 and 0.07 < sy < 0.25
 
 
+@pytest.mark.parametrize("size", [(128, 64), (130, 66)])  # divisible by 4 (box filter), and not (antialiased)
+def test_detector_inputs_subtract_after_downsampling(size):
+    # The trunk sees the frame and frame - background at 1/4: subtracting after the (linear)
+    # downsampling gives what downsampling the full-size difference gives, for a background
+    # per frame and for one expanded over the batch.
+    det = Detector(backbone="small_cnn", in_channels=6, downsample=4, scale_min=0.05, scale_max=0.9)
+    g = torch.Generator().manual_seed(0)
+    frame, background = torch.rand(3, 3, *size, generator=g), torch.rand(3, 3, *size, generator=g)
+    shared = background[:1].expand(3, -1, -1, -1)
+    for bg in (background, shared):
+        full = torch.cat([frame, frame - bg], 1)
+        h, w = size[0] // 4, size[1] // 4
+        if size[0] % 4 == 0 and size[1] % 4 == 0:
+            expected = torch.nn.functional.avg_pool2d(full, 4)
+        else:
+            expected = torch.nn.functional.interpolate(full, size=(h, w), mode="bilinear", antialias=True)
+        torch.testing.assert_close(det.inputs(frame, bg), expected, atol=1e-6, rtol=0)
+
+
 def test_detector_needs_background_when_configured():
     det = Detector(backbone="small_cnn", in_channels=6, downsample=4, scale_min=0.05, scale_max=0.9)
     with pytest.raises(AssertionError):
