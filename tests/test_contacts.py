@@ -54,6 +54,14 @@ def board_scene(t: np.ndarray, *, h: int = 100, w: int = 80) -> tuple[np.ndarray
     return frames, boxes
 
 
+def board_takeoff():
+    """The board scene at FPS for 1.6 s, its fit and what feet_takeoff reads: t, frames, boxes, fit, where."""
+    t = np.arange(0, 1.6, 1 / FPS)
+    frames, boxes = board_scene(t)
+    fit = free_fall_fit(t)
+    return t, frames, boxes, fit, takeoff_frames(t, boxes, fit, (80, 100))
+
+
 def test_crossing_time_and_back_along_by_hand():
     t = np.array([0.0, 0.1, 0.2, 0.3])
     y = np.array([0.0, 10.0, 20.0, 30.0])
@@ -67,10 +75,7 @@ def test_crossing_time_and_back_along_by_hand():
 
 
 def test_feet_takeoff_dates_the_toes_leaving_the_board_within_a_frame():
-    t = np.arange(0, 1.6, 1 / FPS)
-    frames, boxes = board_scene(t)
-    fit = free_fall_fit(t)
-    where = takeoff_frames(t, boxes, fit, (80, 100))
+    t, frames, boxes, fit, where = board_takeoff()
     assert where is not None and where.standing.sum() >= 3
     # the feet region: around the standing box's lower edge (row 60, box 40 px high), 0.6 box widths
     # either side of its centre
@@ -110,13 +115,10 @@ def test_joined_diver_pixels_by_hand():
 
 def test_feet_takeoff_follows_a_foot_that_fades_against_the_board():
     # The toes stand out while the diver stands; in the last 3 frames on the board (the last at T0)
-    # the pointed foot differs from the board by only 20 grey levels (under the full threshold of 25, over the
-    # lower floor of 16), still joined to the bright leg above. Counted with the full threshold alone
-    # they would leave 3 frames early; joined, take-off is dated as with a bright foot.
-    t = np.arange(0, 1.6, 1 / FPS)
-    frames, boxes = board_scene(t)
-    fit = free_fall_fit(t)
-    where = takeoff_frames(t, boxes, fit, (80, 100))
+    # the pointed foot differs from the board by only 20 grey levels (under the full threshold of
+    # 25, over the lower floor of 16), still joined to the bright leg above. Counted with the full
+    # threshold alone they would leave 3 frames early; joined, take-off is dated as with a bright foot.
+    t, frames, boxes, fit, where = board_takeoff()
     k = where.frames
     bright_when, _ = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
     fading = np.abs(t - (T0 - 1 / FPS)) < 1.01 / FPS  # T0 - 2/FPS, T0 - 1/FPS and T0
@@ -133,10 +135,7 @@ def test_feet_takeoff_follows_a_foot_that_fades_against_the_board():
 
 
 def test_feet_takeoff_says_why_it_cannot_tell():
-    t = np.arange(0, 1.6, 1 / FPS)
-    frames, boxes = board_scene(t)
-    fit = free_fall_fit(t)
-    where = takeoff_frames(t, boxes, fit, (80, 100))
+    t, frames, boxes, fit, where = board_takeoff()
     k = where.frames
     # a "reference" that shows the diver standing: nothing differs at the feet
     when, why = feet_takeoff(frames[k], frames[0], t[k], where, fit)
