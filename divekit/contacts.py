@@ -55,13 +55,13 @@ def diver_pixels(diff: np.ndarray) -> np.ndarray:
     return diff > foreground_threshold(diff, FRAME_DIFF_FLOOR)
 
 
-def joined_diver_pixels(diff: np.ndarray) -> np.ndarray:
+def joined_diver_pixels(diff: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """(K, H, W) bool: the diver in each of K frame differences ``diff``, by hysteresis: every pixel of
-    :func:`diver_pixels`, and those above the noise and :data:`TOE_DIFF_FLOOR` that are 8-connected,
-    within their own frame, to a blob of at least :data:`SEED_PX` of them (nothing grows from a speck)."""
+    ``strong`` (:func:`diver_pixels` of ``diff``), and those above the noise and :data:`TOE_DIFF_FLOOR`
+    that are 8-connected, within their own frame, to a blob of at least :data:`SEED_PX` of them
+    (nothing grows from a speck)."""
     from scipy import ndimage
 
-    strong = diver_pixels(diff)
     weak = (diff > foreground_threshold(diff, TOE_DIFF_FLOOR)) | strong
     within_frame = np.zeros((3, 3, 3), dtype=bool)
     within_frame[1] = True  # 8-connected in the image, never across frames
@@ -156,13 +156,14 @@ def feet_takeoff(
     standing = where.standing
     assert len(frames) == len(times) == len(standing), (len(frames), len(times), len(standing))
     diff = colour_difference(frames[:, y0:y1, x0:x1], reference[y0:y1, x0:x1])
-    on_rows = diver_pixels(diff).sum(axis=2)  # (K, rows): diver pixels per row
+    strong = diver_pixels(diff)
+    on_rows = strong.sum(axis=2)  # (K, rows): diver pixels per row
     lowest = [np.flatnonzero(r >= 2)[-1] for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
     if len(lowest) < 3:
         return None, "no feet seen on the board"
     surface = int(np.median(lowest))
     band = slice(max(0, surface - FEET_BAND_PX + 1), surface + 1)
-    toes = joined_diver_pixels(diff)[:, band].sum(axis=(1, 2)).astype(np.float64)
+    toes = joined_diver_pixels(diff, strong)[:, band].sum(axis=(1, 2)).astype(np.float64)
     standing_toes = float(np.median(toes[standing][-5:]))
     if standing_toes < 3:
         return None, "no feet seen on the board"

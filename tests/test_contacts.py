@@ -11,6 +11,7 @@ from divekit.calibration.freefall import FreeFallFit
 from divekit.contacts import (
     back_along,
     crossing_time,
+    diver_pixels,
     entry_frames,
     entry_from_bottom,
     feet_takeoff,
@@ -106,7 +107,7 @@ def test_joined_diver_pixels_by_hand():
     diff[0, 6, 6:8] = 20  # ... so its weak halo is not
     diff[1, 2, 4] = 20  # weak, next to frame 0's blob but in another frame: not joined
     diff[1, 4, 4] = 15  # below the lower floor
-    on = joined_diver_pixels(diff)
+    on = joined_diver_pixels(diff, diver_pixels(diff))
     expected = np.zeros_like(on)
     expected[0, 1, 1:4] = expected[0, 2, 4] = expected[0, 3, 5] = True
     expected[0, 5, 6:8] = True
