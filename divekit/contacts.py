@@ -46,6 +46,7 @@ FRAME_DIFF_FLOOR = 25.0
 # close to the board's fades below FRAME_DIFF_FLOOR while it still stands: on 75 rendered clips
 # take-off was dated within a frame on 63 before (4.4 frames early at worst), on 68 with this (2.6).
 TOE_DIFF_FLOOR = 16.0
+ROW_GAP = 6  # empty rows that part the body from something else in the feet's region
 SEED_PX = 3  # a lone speck above the full threshold is noise: nothing is grown from it
 
 
@@ -70,6 +71,17 @@ def joined_diver_pixels(diff: np.ndarray, strong: np.ndarray) -> np.ndarray:
     grown, _ = ndimage.label(weak, structure=within_frame)
     kept = np.unique(grown[np.isin(seeds, big)])
     return strong | np.isin(grown, kept[kept > 0])
+
+
+def body_bottom(row_counts: np.ndarray) -> int:
+    """The lowest row of the body in one frame's diver pixels per row ``row_counts`` (rows,). The rows
+    holding any are split where :data:`ROW_GAP` or more rows in a row hold none; of those runs, the one
+    with the most pixels is the legs and feet (not a line the codec redrew elsewhere in the region), and
+    its lowest row with at least 2 pixels is the answer. Some row must hold 2 pixels."""
+    rows = np.flatnonzero(row_counts >= 1)
+    runs = [r for r in np.split(rows, np.flatnonzero(np.diff(rows) > ROW_GAP) + 1) if (row_counts[r] >= 2).any()]
+    body = max(runs, key=lambda r: row_counts[r].sum())
+    return int(body[row_counts[body] >= 2][-1])
 
 
 def crossing_time(t: np.ndarray, y: np.ndarray, level: float, start: int, step: int) -> float | None:
@@ -145,11 +157,11 @@ def feet_takeoff(
 
     ``frames`` (K, H, W, 3) are the frames ``where.frames`` at ``times`` (K,), and ``reference``
     (H, W, 3) the empty-board frame ``where.reference``. In ``where.region``, the diver is what
-    differs from the reference. The board's surface is the lowest row the diver covers while
-    standing (the median over the last :data:`STANDING_FRAMES`); the toes are the diver's pixels
-    (:func:`joined_diver_pixels`, so a faint foot still counts) in the :data:`FEET_BAND_PX` rows
-    above it. Take-off is when fewer than :data:`OFF_FRACTION` of
-    their standing count remain, dated back along the fitted parabola by the half band the body
+    differs from the reference. The board's surface is the lowest row the diver's body covers while
+    standing (:func:`body_bottom`, the median over the last :data:`STANDING_FRAMES`); the toes are the
+    diver's pixels (:func:`joined_diver_pixels`, so a faint foot still counts) in the
+    :data:`FEET_BAND_PX` rows above it. Take-off is when fewer than :data:`OFF_FRACTION` of their
+    standing count remain, dated back along the fitted parabola by the half band the body
     has risen by then.
     """
     x0, x1, y0, y1 = where.region
@@ -158,7 +170,7 @@ def feet_takeoff(
     diff = colour_difference(frames[:, y0:y1, x0:x1], reference[y0:y1, x0:x1])
     strong = diver_pixels(diff)
     on_rows = strong.sum(axis=2)  # (K, rows): diver pixels per row
-    lowest = [np.flatnonzero(r >= 2)[-1] for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
+    lowest = [body_bottom(r) for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
     if len(lowest) < 3:
         return None, "no feet seen on the board"
     surface = int(np.median(lowest))

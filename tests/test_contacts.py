@@ -10,6 +10,7 @@ import pytest
 from divekit.calibration.freefall import FreeFallFit
 from divekit.contacts import (
     back_along,
+    body_bottom,
     crossing_time,
     diver_pixels,
     entry_frames,
@@ -133,6 +134,34 @@ def test_feet_takeoff_follows_a_foot_that_fades_against_the_board():
     frames[speck, SURFACE, 39:41] = 230
     when, _ = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
     assert when == pytest.approx(bright_when, abs=1e-9)
+
+
+def test_body_bottom_by_hand():
+    # legs (rows 0-9, 6 px each), a 1-px ankle (10-11), the feet after 3 empty rows (15-17), a lone
+    # pixel (18), then 6 empty rows and a 17-px line the codec redrew (25): the legs and feet's run
+    # holds 60 + 2 + 15 + 1 = 78 px, the line 17; its lowest row of at least 2 px is 17
+    counts = np.zeros(27, dtype=int)
+    counts[0:10], counts[10:12], counts[15:18], counts[18], counts[25] = 6, 1, 5, 1, 17
+    assert body_bottom(counts) == 17
+    # a bigger blob far below wins: it is what the frame shows most of
+    counts[25] = 80
+    assert body_bottom(counts) == 25
+    # 5 empty rows do not part it: one run
+    counts[25], counts[24] = 0, 17
+    assert body_bottom(counts) == 24
+
+
+def test_feet_takeoff_ignores_a_stale_line_below_the_board():
+    # A row of the region below the board that the codec left stale (40 grey levels off the empty-board
+    # frame) until 3 frames after take-off, apart from the diver by 10 empty rows. As the lowest row
+    # covered it was taken for the board's surface, and take-off was dated when the line was redrawn.
+    t, frames, boxes, fit, where = board_takeoff()
+    k = where.frames
+    bright_when, _ = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
+    stale = t < T0 + 3 / FPS
+    frames[stale, SURFACE + 11, 34:48] = 130
+    when, why = feet_takeoff(frames[k], frames[where.reference], t[k], where, fit)
+    assert why == "" and when == pytest.approx(bright_when, abs=1e-9)
 
 
 def test_feet_takeoff_says_why_it_cannot_tell():
