@@ -142,6 +142,13 @@ class Silhouettes:
 # 90° in its last frames (0.75 turns counted for 1). Floors of 20, 25 and 30 all counted 45 of 45
 # rendered clips within 0.25 turn.
 SILHOUETTE_FLOOR = 25.0
+# The detector's box can miss a limb (the legs as a diver opens out of a tuck), and the centroid
+# then sits above the centre of mass. Where the silhouette runs into its window's edge, that side is
+# widened by GROW of the box, at most GROW_STEPS times. On 95 rendered clips (the sample data and 7
+# seeds of 10) the scale from the fall was within 3 % on 92 against 90, its mean error +0.30 %
+# against +0.79 % (largest 5.5 % against 11.4 %); on 20 fresh clips 19 against 18, +0.05 % against +0.68 %.
+GROW = 0.5
+GROW_STEPS = 2
 
 
 def silhouettes(
@@ -170,10 +177,13 @@ def silhouettes(
     the diver looks like, so its unwrapped change counts turns
     (:func:`divekit.divemetrics.axis_turns`). The centroid weighs each pixel by its strength and by
     the depth of body behind it (:func:`depth_weights`), so it follows the centre of mass; the box's
-    centre moves about the body as it folds and as the box's edges follow its limbs.
+    centre moves about the body as it folds and as the box's edges follow its limbs. Where the
+    silhouette runs into its window's edge, the centroid is taken on it found again in a window
+    grown on that side (:data:`GROW`, :func:`_grown_part`), so a limb the box missed still weighs;
+    the axis keeps the window's own part, whose second moments a line of the scene the diver
+    crosses (a lane line, the water) would bend, where the depth weighting makes such a thin line
+    count little in the centroid.
     """
-    from scipy import ndimage
-
     n, h, w = frames.shape[:3]
     assert boxes_px.shape == (n, 4) and background.shape == frames.shape[1:], (boxes_px.shape, background.shape)
     sample = colour_difference(frames[:, ::stride, ::stride], background[::stride, ::stride])
@@ -185,28 +195,73 @@ def silhouettes(
         x0, x1, y0, y1 = box_window((cx, cy, bw, bh), (w, h), margin)
         if x1 <= x0 or y1 <= y0:
             continue
-        diff = colour_difference(frames[k, y0:y1, x0:x1], background[y0:y1, x0:x1])
-        on = diff > thr
-        labels, count = ndimage.label(on, structure=np.ones((3, 3)))
-        if count == 0:
+        part = _strongest_part(frames[k], background, (x0, x1, y0, y1), thr)
+        if part is None:
             continue
-        # the moments over the silhouette's own pixels only (a few hundred of the box's thousands)
-        ys, xs = np.nonzero(on)
-        part = labels[ys, xs]
-        m = np.minimum((diff[ys, xs] - thr) / thr, 1.0)
-        best = part == 1 + int(np.argmax(np.bincount(part, weights=m)[1:]))
-        m, xs, ys = m[best], xs[best] + x0, ys[best] + y0
+        m, xs, ys = part
         total = m.sum()
         if total < 5.0:
             continue
         mx, my = (m @ xs) / total, (m @ ys) / total
         dx, dy = xs - mx, ys - my
         angle[k] = 0.5 * np.arctan2(2 * (m @ (dx * dy)), m @ (dx * dx) - m @ (dy * dy))
+        m, xs, ys = _grown_part(frames[k], background, (x0, x1, y0, y1), thr, part, (bw, bh))
         mass = m * depth_weights(xs, ys)
         weight = mass.sum()
         # pixel (i, j) covers [j, j + 1) x [i, i + 1): its centre is at + 0.5
         centre[k] = (mass @ xs) / weight + 0.5, (mass @ ys) / weight + 0.5
     return Silhouettes(angle, centre)
+
+
+def _strongest_part(
+    frame: np.ndarray, background: np.ndarray, window: tuple[int, int, int, int], thr: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """In ``window`` (x0, x1, y0, y1) of ``frame`` (H, W, 3), the connected part (8-neighbours) of the
+    pixels differing from ``background`` by more than ``thr`` with the most strength: its pixels'
+    strengths (M,) in (0, 1], columns and rows (M,) in the frame. None when nothing differs."""
+    from scipy import ndimage
+
+    x0, x1, y0, y1 = window
+    diff = colour_difference(frame[y0:y1, x0:x1], background[y0:y1, x0:x1])
+    on = diff > thr
+    labels, count = ndimage.label(on, structure=np.ones((3, 3)))
+    if count == 0:
+        return None
+    # the moments over the silhouette's own pixels only (a few hundred of the window's thousands)
+    ys, xs = np.nonzero(on)
+    part = labels[ys, xs]
+    m = np.minimum((diff[ys, xs] - thr) / thr, 1.0)
+    best = part == 1 + int(np.argmax(np.bincount(part, weights=m)[1:]))
+    return m[best], xs[best] + x0, ys[best] + y0
+
+
+def _grown_part(
+    frame: np.ndarray,
+    background: np.ndarray,
+    window: tuple[int, int, int, int],
+    thr: float,
+    part: tuple[np.ndarray, np.ndarray, np.ndarray],
+    box_size: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``part`` (:func:`_strongest_part` in ``window``) found again in a window widened where it runs
+    into ``window``'s edge (not the frame's), by :data:`GROW` of the box's size (w, h) at a time, at
+    most :data:`GROW_STEPS` times: a limb the box missed."""
+    h, w = frame.shape[:2]
+    bw, bh = box_size
+    for _ in range(GROW_STEPS):
+        x0, x1, y0, y1 = window
+        _, xs, ys = part
+        grown = (
+            max(0, x0 - int(GROW * bw)) if xs.min() == x0 else x0,
+            min(w, x1 + int(GROW * bw)) if xs.max() == x1 - 1 else x1,
+            max(0, y0 - int(GROW * bh)) if ys.min() == y0 else y0,
+            min(h, y1 + int(GROW * bh)) if ys.max() == y1 - 1 else y1,
+        )
+        if grown == window:
+            break
+        window = grown
+        part = _strongest_part(frame, background, window, thr) or part
+    return part
 
 
 def box_window(

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from divekit.data import load_clip
 from divekit.gravity import attention_loss, clip_prior, proposal_attention, proposal_loss
@@ -169,3 +170,23 @@ def test_silhouette_centroid_weighs_the_thick_body_over_a_thin_limb():
     x = (20 * 3 + 21 * 4 + 22 * (2 + np.sqrt(2)) + 23 + 24 + 25) / (12 + np.sqrt(2))
     assert abs(x - 21.70181) < 1e-5
     np.testing.assert_allclose(shape.centre, [[x + 0.5, 21.5]])
+
+
+def test_silhouette_centroid_takes_in_a_limb_the_box_missed():
+    # a 3-px trunk (rows 10-19, columns 18-20) whose 1-px leg (column 19) hangs to row 28, out of
+    # the box (rows 10-19) and of its window (margin 0.1: rows 9-21). The silhouette runs into the
+    # window's lower edge, so the window grows down by half the box's height (5 rows) twice, to
+    # row 31, and holds the whole leg; the axis is still the window's own part's (vertical).
+    background = np.full((60, 40, 3), 100, dtype=np.uint8)
+    frame = background.copy()
+    frame[10:20, 18:21] = 250
+    frame[20:29, 19] = 250
+    shape = silhouettes(frame[None], background, np.array([[19.5, 15.0, 6.0, 10.0]]))
+    ys, xs = np.nonzero(frame[..., 0] == 250)
+    mass = depth_weights(xs, ys)  # every pixel at strength 1
+    # the trunk's inner column weighs 2 on rows 11-18 and sqrt(2) on row 19 (beside the leg's top)
+    assert mass.sum() == pytest.approx(30 + 8 + np.sqrt(2) - 1 + 9)
+    expected = [(mass @ xs) / mass.sum() + 0.5, (mass @ ys) / mass.sum() + 0.5]
+    np.testing.assert_allclose(shape.centre, [expected])
+    assert expected[1] == pytest.approx(16.84, abs=0.01)  # the window's own part (leg to row 21): 15.34
+    np.testing.assert_allclose(np.degrees(shape.angle) % 180, [90.0], atol=1e-6)
