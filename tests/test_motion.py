@@ -190,3 +190,21 @@ def test_silhouette_centroid_takes_in_a_limb_the_box_missed():
     np.testing.assert_allclose(shape.centre, [expected])
     assert expected[1] == pytest.approx(16.84, abs=0.01)  # the window's own part (leg to row 21): 15.34
     np.testing.assert_allclose(np.degrees(shape.angle) % 180, [90.0], atol=1e-6)
+
+
+def test_silhouette_axis_keeps_the_window_while_the_centroid_grows():
+    # A 3x10 upright bar crossed at its middle row by a 1-px line of the scene that differs from the
+    # background across the whole frame (a lane line under changed light). In the window (the 6x10
+    # box widened by 0.1: columns 15-23) the line adds 6 px: the axis stays upright. The centroid's
+    # window grows twice by 3 columns a side (columns 9-29): second moments there would turn the
+    # axis flat (the line's 21 px against the bar's 3x10), but the axis keeps the window's part. The
+    # centroid takes the grown part: columns 9-29 about the bar's (x 19.5), and rows pulled from the
+    # bar's middle (14.5 + 0.5) towards the line's (15 + 0.5), each line pixel weighing 1.
+    background = np.full((40, 40, 3), 100, dtype=np.uint8)
+    frame = background.copy()
+    frame[10:20, 18:21] = 250
+    frame[15, :] = 250
+    shape = silhouettes(frame[None], background, np.array([[19.5, 15.0, 6.0, 10.0]]))
+    np.testing.assert_allclose(np.degrees(shape.angle) % 180, [90.0], atol=1e-6)
+    assert shape.centre[0, 0] == pytest.approx(19.5)
+    assert 15.0 < shape.centre[0, 1] < 15.5
