@@ -214,11 +214,16 @@ def silhouettes(
 
 
 def _strongest_part(
-    frame: np.ndarray, background: np.ndarray, window: tuple[int, int, int, int], thr: float
+    frame: np.ndarray,
+    background: np.ndarray,
+    window: tuple[int, int, int, int],
+    thr: float,
+    seed: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """In ``window`` (x0, x1, y0, y1) of ``frame`` (H, W, 3), the connected part (8-neighbours) of the
-    pixels differing from ``background`` by more than ``thr`` with the most strength: its pixels'
-    strengths (M,) in (0, 1], columns and rows (M,) in the frame. None when nothing differs."""
+    pixels differing from ``background`` by more than ``thr`` with the most strength, or the one
+    holding pixel ``seed`` (x, y) of the frame when given: its pixels' strengths (M,) in (0, 1],
+    columns and rows (M,) in the frame. None when nothing differs."""
     from scipy import ndimage
 
     x0, x1, y0, y1 = window
@@ -231,7 +236,10 @@ def _strongest_part(
     ys, xs = np.nonzero(on)
     part = labels[ys, xs]
     m = np.minimum((diff[ys, xs] - thr) / thr, 1.0)
-    best = part == 1 + int(np.argmax(np.bincount(part, weights=m)[1:]))
+    if seed is None:
+        best = part == 1 + int(np.argmax(np.bincount(part, weights=m)[1:]))
+    else:
+        best = part == labels[seed[1] - y0, seed[0] - x0]
     return m[best], xs[best] + x0, ys[best] + y0
 
 
@@ -245,7 +253,8 @@ def _grown_part(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``part`` (:func:`_strongest_part` in ``window``) found again in a window widened where it runs
     into ``window``'s edge (not the frame's), by :data:`GROW` of the box's size (w, h) at a time, at
-    most :data:`GROW_STEPS` times: a limb the box missed."""
+    most :data:`GROW_STEPS` times: a limb the box missed. It is the part of the wider window that
+    holds ``part``'s pixels, never a stronger one the wider window takes in (a splash, the board)."""
     h, w = frame.shape[:2]
     bw, bh = box_size
     for _ in range(GROW_STEPS):
@@ -260,7 +269,7 @@ def _grown_part(
         if grown == window:
             break
         window = grown
-        part = _strongest_part(frame, background, window, thr) or part
+        part = _strongest_part(frame, background, window, thr, seed=(int(xs[0]), int(ys[0])))
     return part
 
 

@@ -192,6 +192,24 @@ def test_silhouette_centroid_takes_in_a_limb_the_box_missed():
     np.testing.assert_allclose(np.degrees(shape.angle) % 180, [90.0], atol=1e-6)
 
 
+def test_silhouette_grown_window_keeps_the_diver_not_a_stronger_blob():
+    # The diver of the test above, faint (30 grey levels over the background against a threshold of
+    # 25: strength 0.2 a pixel, 48 px), and a bright splash (strength 1) from row 30 down. The window
+    # grows down twice, to row 31, and takes in two rows of the splash across its 9 columns: 18
+    # against the diver's 9.6. The centroid is still the diver's, as if the splash were not there.
+    background = np.full((60, 40, 3), 100, dtype=np.uint8)
+    diver = background.copy()
+    diver[10:20, 18:21] = 130
+    diver[20:29, 19] = 130
+    frame = diver.copy()
+    frame[30:40, 10:30] = 250
+    box = np.array([[19.5, 15.0, 6.0, 10.0]])
+    alone = silhouettes(diver[None], background, box)
+    shape = silhouettes(frame[None], background, box)
+    np.testing.assert_allclose(shape.centre, alone.centre)
+    assert 15.0 < shape.centre[0, 1] < 20.0
+
+
 def test_silhouette_axis_keeps_the_window_while_the_centroid_grows():
     # A 3x10 upright bar crossed at its middle row by a 1-px line of the scene that differs from the
     # background across the whole frame (a lane line under changed light). In the window (the 6x10
