@@ -11,7 +11,10 @@ Also the disentanglement check of paper §4.4.3 on the ``ours`` model: KMeans on
 the in-flight frames of all clips against diver identity (accuracy after the best one-to-one
 matching of clusters to divers), and Φ fitted on ti instead of tv. For reference, KMeans on the
 colour histogram of the box's foreground pixels (:func:`colour_codes`): how far the divers'
-looks alone separate them. ``--ti-contrast`` sets the weight of the ti contrast (§3.1.3, point 3).
+looks alone separate them. ``--ti-contrast`` sets the weight of the ti contrast (§3.1.3, point 3),
+``--decorrelate`` that of the latent's decorrelation (:func:`divekit.selfsup.decorrelation_loss`).
+Each row also gives the effective rank of Φ's input on the held-out clips; ``--keep DIR`` saves
+each trained DiveNet for ``bench_tv_probe.py``.
 
     python benchmarks/bench_pose.py --init runs/grav --minutes 5 --out benchmarks/results/pose
 """
@@ -109,6 +112,14 @@ def latents(net, clip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return torch.cat(tv).numpy(), torch.cat(ti).numpy(), torch.cat(boxes).double().numpy()
 
 
+def effective_rank(x: np.ndarray) -> float:
+    """exp of the entropy of the normalised squared singular values of centred (N, D) features
+    (Roy & Vetterli 2007): how many dimensions they really use; D when all are used equally."""
+    s = np.linalg.svd(x - x.mean(0), compute_uv=False) ** 2
+    p = s / s.sum()
+    return float(np.exp(-(p * np.log(np.where(p > 0, p, 1.0))).sum()))
+
+
 def evaluate_fractions(train_codes, heldout_codes, table, train_names, heldout_names, pose_cfg) -> dict:
     out = {}
     for fraction in FRACTIONS:
@@ -145,6 +156,13 @@ def main() -> None:
     parser.add_argument(
         "--ti-contrast", type=float, default=SelfSupConfig.ti_contrast, help="weight of the ti contrast, relative to α"
     )
+    parser.add_argument(
+        "--decorrelate",
+        type=float,
+        default=SelfSupConfig.decorrelate,
+        help="weight of the latent's decorrelation, relative to α (0: none)",
+    )
+    parser.add_argument("--keep", type=Path, help="also save each variant's trained DiveNet weights here, as NAME.pt")
     args = parser.parse_args()
     rows = args.variants.split(",")
     if unknown := [n for n in rows if n not in ("init", *VARIANTS)]:
@@ -167,6 +185,7 @@ def main() -> None:
         "minutes_per_variant": args.minutes,
         "pose": {"regressor": pose_cfg.regressor, "steps": pose_cfg.steps},
         "ti_contrast": args.ti_contrast,
+        "decorrelate": args.decorrelate,
         "seed": args.seed,
         "variants": {},
     }
@@ -177,7 +196,7 @@ def main() -> None:
             model_cfg,
             loss_cfg,
             TrainConfig(steps=1, seed=args.seed, checkpoint_every=10**9, log_every=25),
-            SelfSupConfig(variant=variant, ti_contrast=args.ti_contrast),
+            SelfSupConfig(variant=variant, ti_contrast=args.ti_contrast, decorrelate=args.decorrelate),
             pose_cfg,
             init=weights,
         )
@@ -187,12 +206,16 @@ def main() -> None:
                 print(f"{name}: self-supervised training for {args.minutes} min", file=sys.stderr)
                 train_for(trainer, args.minutes * 60)
         net = trainer.model.net
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": model_cfg.to_dict(), "state": net.state_dict()}, args.keep / f"{name}.pt")
         v = Variant.named(variant)
         train_codes = {c.name: clip_codes(net, None, c, v).latent for c in train_clips}
         heldout_codes = {c.name: clip_codes(net, None, c, v).latent for c in heldout_clips}
         row = {
             "steps": trainer.step,
             "elapsed_s": round(trainer.elapsed_s, 1),
+            "effective_rank_heldout": round(effective_rank(np.concatenate(list(heldout_codes.values()))), 2),
             "fractions": evaluate_fractions(
                 train_codes, heldout_codes, table, splits["train"], splits["heldout"], pose_cfg
             ),

@@ -95,7 +95,9 @@ def train(
         val = val or resumed.get("val") or None
         weak_2d = weak_2d or bool(resumed.get("weak_2d"))
         with console.status("preparing") if main else contextlib.nullcontext() as status:
-            progress = RichProgress(f"train ({settings.selfsup.variant})", show=("recon", "dsl", "css", "pose2d"))
+            progress = RichProgress(
+                f"train ({settings.selfsup.variant})", show=("recon", "dsl", "decor", "css", "pose2d")
+            )
 
             def on_status(message: str) -> None:
                 if status is not None:

@@ -14,6 +14,7 @@ from test_cli import assert_one_line_error, run
 from divekit.checkpoint import load_checkpoint
 from divekit.config import LossConfig, preset
 from divekit.data import load_clip
+from divekit.errors import DivekitError
 from divekit.model import DiveNet
 from divekit.pose import PoseConfig, PoseModel, PoseRegressor, fit_regressor, load_pose_model, save_pose_model
 from divekit.sampling import TupleSampler
@@ -23,6 +24,7 @@ from divekit.selfsup import (
     SelfSupObjective,
     Theta,
     Variant,
+    decorrelation_loss,
     ti_contrast_loss,
     uv_to_crop,
 )
@@ -99,6 +101,17 @@ def test_ti_contrast_pulls_one_clip_together_and_pushes_clips_apart():
     assert ti_contrast_loss(ti, clip).item() == pytest.approx(expected, abs=1e-4)
 
 
+def test_decorrelation_loss_by_hand():
+    # columns a = (1, -1, 0), b = (1, 0, -1), c = a: corr(a, b) = 1 / (√2·√2) = 0.5, corr(a, c) = 1,
+    # corr(b, c) = 0.5; the six ordered pairs give 2·(0.25 + 1 + 0.25) = 3, over 3·2 pairs: 0.5
+    z = torch.tensor([[1.0, 1.0, 1.0], [-1.0, 0.0, -1.0], [0.0, -1.0, 0.0]])
+    assert decorrelation_loss(z).item() == pytest.approx(0.5)
+    assert decorrelation_loss(z + 7.0).item() == pytest.approx(0.5)  # centred over the batch
+    assert decorrelation_loss(z * torch.tensor([3.0, -2.0, 0.5])).item() == pytest.approx(0.5)  # scale-free
+    independent = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    assert decorrelation_loss(independent).item() == pytest.approx(0.0)
+
+
 def test_uv_to_crop_maps_the_box_corners_to_minus_one_and_one():
     # a 200x400 video; box centred at pixel (50, 300), 40 px wide, 100 px tall:
     # u_x = 2*50/200 - 1 = -0.5, u_y = 2*300/400 - 1 = 0.5, s_x = 40/200 = 0.2, s_y = 100/400 = 0.25
@@ -113,7 +126,7 @@ def clips(dive_folder):
     return [load_clip(dive_folder / f"dive{i}.mp4", (128, 256)) for i in range(2)]
 
 
-def objective_terms(clips, variant: str, *, weak_2d: bool = False) -> dict[str, torch.Tensor]:
+def objective_terms(clips, variant: str, *, weak_2d: bool = False, decorrelate: float = 0.0) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     net = DiveNet(preset("small", frame_size=(128, 256)))
     uv = None
@@ -122,7 +135,8 @@ def objective_terms(clips, variant: str, *, weak_2d: bool = False) -> dict[str, 
         theta = Theta(net.config.tv_dim)
         uv = [{f: np.full((13, 2), 20.0) for f in range(len(c))} for c in clips]
     model = SelfSupModel(net, theta)
-    objective = SelfSupObjective(model, clips, LossConfig(), SelfSupConfig(variant=variant), None, uv)
+    cfg = SelfSupConfig(variant=variant, decorrelate=decorrelate)
+    objective = SelfSupObjective(model, clips, LossConfig(), cfg, None, uv)
     sampler = TupleSampler([c.times for c in clips], batch=3, seed=0)
     terms = objective(sampler.sample(), 0)
     terms["total"].backward()
@@ -147,6 +161,19 @@ def test_each_variant_optimises_its_own_terms(clips, variant, expected):
         alpha = loss.alpha
         want = terms["recon"] + alpha * terms["dsl"] + alpha * terms["ti"]
         assert terms["total"].item() == pytest.approx(want.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("variant, has_term", [("ours", True), ("nosplit", True), ("ae", False), ("css", False)])
+def test_decorrelation_joins_the_dsl_variants_weighted_by_alpha(clips, variant, has_term):
+    terms = objective_terms(clips, variant, decorrelate=10.0)
+    assert ("decor" in terms) == has_term
+    if variant == "ours":
+        alpha = LossConfig().alpha
+        want = terms["recon"] + alpha * (terms["dsl"] + terms["ti"]) + alpha * 10.0 * terms["decor"]
+        assert terms["total"].item() == pytest.approx(want.item(), rel=1e-5)
+        assert 0.0 < terms["decor"].item() < 1.0
+    with pytest.raises(DivekitError, match="decorrelate"):
+        SelfSupConfig(decorrelate=-1.0)
 
 
 def test_weak_2d_labels_add_eq13_weighted_by_eta(clips):
@@ -269,6 +296,18 @@ def test_train_resume_continues_exactly(tmp_path, dive_folder, grav_run, train_c
     _, b = load_checkpoint(tmp_path / "b")
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
+
+
+def test_train_takes_decorrelate_from_the_selfsup_settings(tmp_path, dive_folder, grav_run):
+    config = tmp_path / "decor.toml"
+    config.write_text(TINY_TRAIN_TOML + "[selfsup]\ndecorrelate = 10.0\n")
+    out = tmp_path / "decor"
+    result = train(dive_folder, grav_run, out, config, "--steps", 1)
+    assert result.exit_code == 0, result.stderr
+    record, _ = load_checkpoint(out)
+    assert record["selfsup"]["decorrelate"] == 10.0
+    losses = pd.read_csv(out / "losses.csv")
+    assert "decor" in losses.columns and losses["decor"].notna().all()
 
 
 def _labels_with(tmp_path, dive_folder, edit) -> str:
