@@ -46,10 +46,10 @@ def heldout_clips(data: Path) -> list[Path]:
     return [data / f"{name}.mp4" for name in splits["heldout"]]
 
 
-def render_new(folder: Path, count: int, seed: int) -> list[Path]:
+def render_new(folder: Path, count: int, seed: int, fps: float | None = None) -> list[Path]:
     subprocess.run(
         [sys.executable, "-m", "divekit", "synth", str(folder), "--clips", str(count), "--seed", str(seed),
-         "--divers", "4,5"],
+         "--divers", "4,5", *(["--fps", str(fps)] if fps else [])],
         check=True, capture_output=True,
     )  # fmt: skip
     return sorted(folder.glob("*.mp4"))
@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--new-clips", type=int, default=10)
     parser.add_argument("--seed", type=int, nargs="+", default=[777], help="one set of new clips per seed")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analyze"))
+    parser.add_argument("--fps", type=float, help="render the new clips at this fixed rate (a high-speed camera)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--only", choices=("accuracy", "speed"), help="run one half (speed wants a quiet machine)")
     args = parser.parse_args()
@@ -200,7 +201,8 @@ def main() -> None:
             tmp = Path(tmp)
             sets = {"heldout": clips}
             for seed in args.seed if args.new_clips else []:
-                sets[f"new_seed{seed}"] = render_new(tmp / f"new{seed}", args.new_clips, seed)
+                label = f"new_seed{seed}" + (f"_{args.fps:g}fps" if args.fps else "")
+                sets[label] = render_new(tmp / f"new{seed}", args.new_clips, seed, args.fps)
             for label, videos in sets.items():
                 rows = [compare(v, tmp / "reports" / label / v.stem, model, name) for v in videos]
                 results[label] = {"summary": summarise(rows), "clips": rows}

@@ -27,6 +27,13 @@ def synth(
         int | None,
         typer.Option(help="Also write splits.json: this diver's clips held out, the others for training."),
     ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            help="Film every clip at this fixed rate (e.g. 120 or 240, a high-speed camera); "
+            "otherwise the same clips. Default: 25-60 frames/s, some variable."
+        ),
+    ] = None,
     contact_sheet: Annotated[
         bool,
         typer.Option("--contact-sheet/--no-contact-sheet", help=f"Also write contact_sheet.png ({SHEET_CLIPS} clips)."),
@@ -48,7 +55,7 @@ def synth(
             diver_ids = [int(d) for d in divers.split(",")]
         except ValueError:
             raise DivekitError(f"--divers must be comma-separated integers, got {divers!r}") from None
-    specs = synth_lib.dataset_specs(clips, seed, width=width, height=height, divers=diver_ids)
+    specs = synth_lib.dataset_specs(clips, seed, width=width, height=height, divers=diver_ids, fps=fps)
     if heldout_diver is not None and heldout_diver not in {spec.diver for _, spec in specs}:
         raise DivekitError(
             f"--heldout-diver {heldout_diver} has no clips among divers {sorted({s.diver for _, s in specs})}"

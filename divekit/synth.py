@@ -44,6 +44,7 @@ HEIGHTS = (3.0, 5.0, 7.5, 10.0)
 DIRECTIONS = ("forward", "backward")
 POSITIONS = ("tuck", "pike", "straight", "free")
 FPS_CHOICES = (25.0, 29.97, 30.0, 50.0, 59.94, 60.0)
+MIN_FPS, MAX_FPS = 10.0, 1000.0  # the rates a fixed-rate set may be asked for (high-speed cameras: 120-1000)
 # Sustainable somersault rates (turns/s) by position, and twist rate, to keep dives feasible.
 _TURN_RATE = {"tuck": 2.4, "pike": 1.9, "straight": 1.2, "free": 1.4}
 _TWIST_RATE = 1.6
@@ -176,12 +177,22 @@ def random_clip_spec(
 
 
 def dataset_specs(
-    clips: int, seed: int, *, width: int = 256, height: int = 512, divers: Sequence[int] | None = None
+    clips: int,
+    seed: int,
+    *,
+    width: int = 256,
+    height: int = 512,
+    divers: Sequence[int] | None = None,
+    fps: float | None = None,
 ) -> list[tuple[str, ClipSpec]]:
     """A balanced, deterministic set: every 16 clips cover all heights x positions, both
-    directions and camera sides; divers round-robin; every fourth clip has a variable rate."""
+    directions and camera sides; divers round-robin; every fourth clip has a variable rate.
+    With ``fps`` every clip is filmed at that fixed rate instead (a high-speed camera), and is
+    otherwise the clip the seed gives without it: the same dive, camera and look."""
     if clips < 1:
         raise DivekitError(f"need at least 1 clip, got {clips}")
+    if fps is not None and not MIN_FPS <= fps <= MAX_FPS:
+        raise DivekitError(f"fps must be within {MIN_FPS:g}-{MAX_FPS:g}, got {fps:g}")
     _check_size(width, height)
     divers = list(range(len(DIVERS))) if divers is None else list(divers)
     if not divers or any(not 0 <= d < len(DIVERS) for d in divers):
@@ -201,6 +212,8 @@ def dataset_specs(
             variable_fps=(i % 8) in (2, 7),
             camera_side=1 if (i + i // 4) % 2 == 0 else -1,
         )
+        if fps is not None:
+            spec = dataclasses.replace(spec, fps=float(fps), variable_fps=False)
         out.append((f"clip{i:03d}_d{d}", spec))
     return out
 

@@ -143,6 +143,7 @@ def test_synth_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
         (("--width", "65"), "even"),
         (("--divers", "a,b"), "comma-separated"),
         (("--divers", "9"), "divers must be in"),
+        (("--fps", "5"), "fps must be within"),
     ],
 )
 def test_synth_bad_arguments(tmp_path, args, fragment):

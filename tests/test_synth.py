@@ -256,6 +256,16 @@ def test_dataset_specs_balanced_and_deterministic():
     assert dataset_specs(3, 1, divers=[4])[1][0] == "clip001_d4"
 
 
+def test_dataset_specs_at_a_fixed_high_rate_keep_the_seeds_dives():
+    usual, fast = dataset_specs(8, 7), dataset_specs(8, 7, fps=240.0)
+    assert [n for n, _ in fast] == [n for n, _ in usual]
+    for (_, a), (_, b) in zip(usual, fast, strict=True):
+        assert b.fps == 240.0 and not b.variable_fps
+        assert dataclasses.replace(b, fps=a.fps, variable_fps=a.variable_fps) == a
+    with pytest.raises(DivekitError, match="fps"):
+        dataset_specs(2, 1, fps=5.0)
+
+
 def test_dive_names():
     assert DiveSpec(10, "forward", 2.5, 0, "pike").name == "forward 2½ somersaults pike"
     assert DiveSpec(3, "backward", 1.5, 1.0, "free").name == "back 1½ somersaults 1 twist free"
