@@ -162,9 +162,6 @@ def main() -> None:
         default=SelfSupConfig.decorrelate,
         help="weight of the latent's decorrelation, relative to α (0: none)",
     )
-    parser.add_argument(
-        "--dsl-fps", type=float, default=SelfSupConfig.dsl_fps, help="rate d_pos, d_neg are counted at (0: each clip's)"
-    )
     parser.add_argument("--keep", type=Path, help="also save each variant's trained DiveNet weights here, as NAME.pt")
     args = parser.parse_args()
     rows = args.variants.split(",")
@@ -189,7 +186,6 @@ def main() -> None:
         "pose": {"regressor": pose_cfg.regressor, "steps": pose_cfg.steps},
         "ti_contrast": args.ti_contrast,
         "decorrelate": args.decorrelate,
-        "dsl_fps": args.dsl_fps,
         "seed": args.seed,
         "variants": {},
     }
@@ -200,9 +196,7 @@ def main() -> None:
             model_cfg,
             loss_cfg,
             TrainConfig(steps=1, seed=args.seed, checkpoint_every=10**9, log_every=25),
-            SelfSupConfig(
-                variant=variant, ti_contrast=args.ti_contrast, decorrelate=args.decorrelate, dsl_fps=args.dsl_fps
-            ),
+            SelfSupConfig(variant=variant, ti_contrast=args.ti_contrast, decorrelate=args.decorrelate),
             pose_cfg,
             init=weights,
         )

@@ -126,8 +126,7 @@ class TupleSampler:
     """Draws ``batch`` tuples per call, all four frames of a tuple from one clip, chosen by time.
 
     Distances are in frames of the clip's median frame interval, so a variable frame rate does
-    not change what "3 frames" means; with ``frame_s`` they are in frames of that many seconds
-    instead, the same for every clip. Near is within ``d_pos`` of the reference, far at least
+    not change what "3 frames" means: near is within ``d_pos`` of the reference, far at least
     ``d_neg`` away, the intermediate strictly between near and far in time (paper S.1: diving
     d_pos = 3, d_neg = 20). Near and intermediate are taken on the far frame's side of the
     reference. A clip shorter than ``d_neg`` frames gives its farthest frame as "far".
@@ -143,13 +142,11 @@ class TupleSampler:
         d_neg: float = 20.0,
         seed: int = 0,
         ref_pools: list[np.ndarray | None] | None = None,
-        frame_s: float | None = None,
     ):
         assert batch > 0 and 0 < d_pos < d_neg, (batch, d_pos, d_neg)
-        assert frame_s is None or frame_s > 0, frame_s
         assert all(len(t) >= 4 for t in times), "every clip needs at least four frames"
         self.times = [np.asarray(t, dtype=np.float64) for t in times]
-        self.dt = [frame_s or float(np.median(np.diff(t))) for t in self.times]
+        self.dt = [float(np.median(np.diff(t))) for t in self.times]
         self.batch, self.d_pos, self.d_neg = batch, float(d_pos), float(d_neg)
         self.ref_pools = ref_pools or [None] * len(times)
         self.rng = np.random.default_rng(seed)

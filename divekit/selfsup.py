@@ -81,8 +81,6 @@ class SelfSupConfig:
     # d_max of Eq. 5 is d_neg, so the far frame gets the full dissimilarity weight.
     d_pos: float = 3.0
     d_neg: float = 20.0
-    # The rate d_pos and d_neg are counted at; 0: each clip's own (median) frame rate, the paper's.
-    dsl_fps: float = 0.0
     tau: float = 0.1  # temperature of Eq. 3 (css)
     # Weight of the ti contrast (disentanglement point 3), relative to α.
     ti_contrast: float = 1.0
@@ -99,8 +97,6 @@ class SelfSupConfig:
         Variant.named(self.variant)
         if not 0 < self.d_pos < self.d_neg:
             raise DivekitError(f"need 0 < d_pos < d_neg, got {self.d_pos}, {self.d_neg}")
-        if self.dsl_fps < 0:
-            raise DivekitError(f"dsl_fps must be 0 (each clip's own rate) or positive, got {self.dsl_fps}")
         if self.tau <= 0:
             raise DivekitError(f"tau must be positive, got {self.tau}")
         if self.decorrelate < 0:

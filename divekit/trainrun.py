@@ -155,7 +155,6 @@ def build_selfsup_trainer(
         d_pos=settings.selfsup.d_pos,
         d_neg=settings.selfsup.d_neg,
         seed=settings.train.seed + rank,
-        frame_s=1.0 / settings.selfsup.dsl_fps if settings.selfsup.dsl_fps else None,
     )
     record = {
         "stage": TRAIN_STAGE,
