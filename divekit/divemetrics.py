@@ -63,6 +63,10 @@ PLATFORM_FRAMES = 15
 # and of the body entering the water (7.5 on average over 75 rendered clips) whose departure from
 # the parabola stayed under its tolerance but whose centre was not falling freely.
 FLIGHT_MARGIN_FRAMES = 2
+# ... and at least this long: at high frame rates the contacts are off by more frames (a high-speed
+# camera's encoder can leave the toes on the board for a few frames; README, "High-speed cameras").
+# 1/30 s is 2 frames at 60 frames/s, so at the usual rates (25-60) the margin is 2 frames.
+FLIGHT_MARGIN_S = 1 / 30
 
 SUMMARY_KEYS = (
     "flight_found",
@@ -213,7 +217,7 @@ def _find_flight(
     if from_splash is not None:
         entry, entry_source = from_splash, "splash"
     if takeoff is not None and entry is not None:
-        fit = fit_on_flight(t, y, fit, takeoff, entry, tol_px=tol, acc_range=acc_range)
+        fit = fit_on_flight(t, y, fit, takeoff, entry, tol_px=tol, acc_range=acc_range, margin=flight_margin(t))
     # in flight: from the frame nearest take-off to the frame nearest entry
     lo = takeoff if takeoff is not None else fit.t_start
     hi = entry if entry is not None else fit.t_end
@@ -232,6 +236,15 @@ def _find_flight(
         ),
         "",
     )
+
+
+def flight_margin(times: np.ndarray) -> int:
+    """The frames :func:`fit_on_flight` keeps beyond each contact for a clip with frame ``times``
+    (N,) s: :data:`FLIGHT_MARGIN_FRAMES`, or the nearest whole number of frames to
+    :data:`FLIGHT_MARGIN_S` if more (a 60 frames/s clip's timestamps give a median interval a
+    hair under 1/60 s, or over it with a variable rate: still 2 frames)."""
+    dt = float(np.median(np.diff(times)))
+    return max(FLIGHT_MARGIN_FRAMES, round(FLIGHT_MARGIN_S / dt))
 
 
 def fit_on_flight(

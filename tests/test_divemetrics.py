@@ -16,6 +16,7 @@ from divekit.divemetrics import (
     find_flight,
     fit_on_flight,
     flexion_angles,
+    flight_margin,
     position,
     rotation_angle,
     rotation_direction,
@@ -295,6 +296,11 @@ def test_fall_is_fitted_again_on_the_dated_flight():
     # too short a flight (fewer than 6 frames) or an implausible refit keeps the run
     assert fit_on_flight(t, y, run, 1.0, 1.15, tol_px=3.0, acc_range=(1.0, 1e4), margin=1) is run
     assert fit_on_flight(t, y, run, 1.0, 2.0, tol_px=3.0, acc_range=(1.0, 900.0), margin=2) is run
+
+
+@pytest.mark.parametrize(("fps", "frames"), [(25, 2), (30, 2), (50, 2), (59.94, 2), (60, 2), (120, 4), (240, 8)])
+def test_flight_margin_is_two_frames_at_the_usual_rates_and_a_thirtieth_of_a_second_above(fps, frames):
+    assert flight_margin(np.arange(100) / fps) == frames
 
 
 def test_flight_within_the_run_is_refitted_by_least_squares_too():
