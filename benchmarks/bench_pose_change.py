@@ -43,7 +43,7 @@ def main() -> None:
     names = json.loads((args.data / "splits.json").read_text())["train"]
     labels = read_labels([args.data / f"{n}.truth.csv" for n in names])
     by_time: dict[int, list[float]] = defaultdict(list)
-    by_frames: dict[tuple[float, int], list[float]] = defaultdict(list)
+    by_frames: dict[tuple[int, int], list[float]] = defaultdict(list)  # (rounded rate or -1, frames apart)
     for name in names:
         meta = json.loads((args.data / f"{name}.json").read_text())
         times = pd.read_csv(args.data / f"{name}.truth.csv").groupby("frame").time_s.first()
