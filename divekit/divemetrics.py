@@ -64,7 +64,7 @@ PLATFORM_FRAMES = 15
 # the parabola stayed under its tolerance but whose centre was not falling freely.
 FLIGHT_MARGIN_FRAMES = 2
 # ... and at least this long: at high frame rates the contacts are off by more frames (a high-speed
-# camera's encoder can leave the toes on the board for a few frames; README, "High-speed cameras").
+# camera's encoder can leave the toes on the board for a few frames; benchmarks/RESULTS.md, "High-speed cameras").
 # 1/30 s is 2 frames at 60 frames/s, so at the usual rates (25-60) the margin is 2 frames.
 FLIGHT_MARGIN_S = 1 / 30
 
