@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +17,15 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., object])
+
+# Options the two training commands (pretrain-gravity, train) share, word for word.
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")]
+BackgroundsOption = Annotated[
+    Path | None, typer.Option(help="Folder of <stem>.background.png (default: beside each video).")
+]
+SeedOption = Annotated[int | None, typer.Option(help="Seed (default 0).")]
+MemoryOption = Annotated[float, typer.Option(help="Most memory the decoded clips may take.")]
+RestartOption = Annotated[bool, typer.Option("--force", help="Start over in a run folder that holds a run.")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

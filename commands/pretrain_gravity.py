@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._cli import console, user_errors
+from ._cli import BackgroundsOption, MemoryOption, RestartOption, ResumeOption, SeedOption, console, user_errors
 
 
 @user_errors
@@ -20,25 +20,21 @@ def pretrain_gravity(
         str | None, typer.Option(help="Model preset: small (2-core CPU, default) or paper (GPU sizes).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file with [model], [loss], [train], [gravity] settings.")
+        Path | None, typer.Option(help=r"TOML file with \[model], \[loss], \[train], \[gravity] settings.")
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")
-    ] = False,
+    resume: ResumeOption = False,
     no_gravity: Annotated[
         bool,
         typer.Option("--no-gravity", help="Reconstruction only: no tracking losses, no free-fall proposals."),
     ] = False,
-    backgrounds: Annotated[
-        Path | None, typer.Option(help="Folder of <stem>.background.png (default: beside each video).")
-    ] = None,
+    backgrounds: BackgroundsOption = None,
     feature_weights: Annotated[
         Path | None,
         typer.Option(help="Local torchvision ResNet-18 ImageNet weights (.pth) for the feature loss of Eq. 2."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
-    memory_gb: Annotated[float, typer.Option(help="Most memory the decoded clips may take.")] = 8.0,
-    force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that holds a run.")] = False,
+    seed: SeedOption = None,
+    memory_gb: MemoryOption = 8.0,
+    force: RestartOption = False,
 ) -> None:
     """Train DiveNet's detector on free-fall footage: reconstruction + gravity prior (paper §3.2).
 

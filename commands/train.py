@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._cli import console, user_errors
+from ._cli import BackgroundsOption, MemoryOption, RestartOption, ResumeOption, SeedOption, console, user_errors
 
 
 @user_errors
@@ -45,17 +45,13 @@ def train(
         int | None, typer.Option(help="Optimiser steps of the self-supervised stage (default 1500).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file with [loss], [train], [selfsup], [pose] settings.")
+        Path | None, typer.Option(help=r"TOML file with \[loss], \[train], \[selfsup], \[pose] settings.")
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")
-    ] = False,
-    backgrounds: Annotated[
-        Path | None, typer.Option(help="Folder of <stem>.background.png (default: beside each video).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
-    memory_gb: Annotated[float, typer.Option(help="Most memory the decoded clips may take.")] = 8.0,
-    force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that holds a run.")] = False,
+    resume: ResumeOption = False,
+    backgrounds: BackgroundsOption = None,
+    seed: SeedOption = None,
+    memory_gb: MemoryOption = 8.0,
+    force: RestartOption = False,
 ) -> None:
     """Learn pose features without labels (DSL, paper §3.1), then fit 3D pose on few labels (Eq. 15).
 

@@ -43,6 +43,18 @@ def test_version_and_help():
         assert command in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("command", "sections"),
+    [("pretrain-gravity", ("[model]", "[gravity]")), ("train", ("[selfsup]", "[pose]"))],
+)
+def test_help_names_the_config_sections(command, sections):
+    # the help is rich markup: unescaped, "[model]" would be read as a tag and vanish
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for section in sections:
+        assert section in result.stdout
+
+
 def test_background_writes_png_beside_the_video(tmp_path, falling_square):
     video = tmp_path / falling_square.path.name
     video.write_bytes(falling_square.path.read_bytes())
