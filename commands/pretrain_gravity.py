@@ -15,7 +15,7 @@ from ._cli import BackgroundsOption, MemoryOption, RestartOption, ResumeOption, 
 def pretrain_gravity(
     inputs: Annotated[list[Path], typer.Argument(help="Videos, or folders of videos.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoint, boxes.csv, plots.")],
-    steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: the [train] config, 1500).")] = None,
+    steps: Annotated[int | None, typer.Option(help=r"Optimiser steps (default: the \[train] config, 1500).")] = None,
     preset: Annotated[
         str | None, typer.Option(help="Model preset: small (2-core CPU, default) or paper (GPU sizes).")
     ] = None,

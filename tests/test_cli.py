@@ -45,11 +45,11 @@ def test_version_and_help():
 
 @pytest.mark.parametrize(
     ("command", "sections"),
-    [("pretrain-gravity", ("[model]", "[gravity]")), ("train", ("[selfsup]", "[pose]"))],
+    [("pretrain-gravity", ("[model]", "[gravity]", "the [train] config")), ("train", ("[selfsup]", "[pose]"))],
 )
 def test_help_names_the_config_sections(command, sections):
     # the help is rich markup: unescaped, "[model]" would be read as a tag and vanish
-    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})  # one option per line
     assert result.exit_code == 0
     for section in sections:
         assert section in result.stdout
