@@ -13,7 +13,8 @@ from rich.markup import escape
 
 from divekit.errors import DivekitError
 
-console = Console()
+# No markup on stdout: what it prints holds the user's file and folder names, where "[take 2]" is text.
+console = Console(markup=False)
 err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., object])

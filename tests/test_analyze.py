@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_cli import assert_one_line_error, run
+from test_cli import assert_one_line_error, run, runner
 
 from divekit.analyze import FRAME_COLUMNS, default_model_path, load_model
+from divekit.commands import app
 from divekit.divemetrics import SUMMARY_KEYS
 from divekit.skeleton import JOINTS
 from divekit.video import VideoReader, VideoWriter
@@ -108,6 +109,17 @@ def test_existing_report_is_kept_without_force_and_replaced_with_it(tmp_path, di
     assert result.exit_code == 0, result.stderr
     assert (out / "dive0" / "summary.json").exists() and not marker.exists()
     assert [p.name for p in out.iterdir()] == ["dive0"]  # no staging folder left behind
+
+
+def test_names_with_brackets_are_printed_as_they_are(tmp_path, dive_folder, tiny_pose_model):
+    # stdout is not rich markup: "[take 2]" in a file name is text, not a style tag to drop
+    video = tmp_path / "dive [take 2].mp4"
+    shutil.copy(dive_folder / "dive0.mp4", video)
+    result = runner.invoke(app, ["analyze", str(video), "--model", str(tiny_pose_model), "-o", str(tmp_path / "[out]")],
+                           env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "dive [take 2].mp4" in result.stdout and "[out]" in result.stdout
+    assert (tmp_path / "[out]" / "dive [take 2]" / "summary.json").exists()
 
 
 def test_bad_inputs_give_one_line_and_write_nothing(tmp_path, bad_videos, dive_folder, tiny_pose_model):
