@@ -64,7 +64,7 @@ def progress_columns():
     )
 
     return (
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", style="progress.description", markup=False),  # a file name is text
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

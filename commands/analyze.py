@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ._cli import console, user_errors
 
@@ -72,7 +71,7 @@ def analyze(
     reports = []
     with Progress(*progress_columns(), console=console) as progress:
         for path, target in zip(paths, targets, strict=True):
-            task = progress.add_task(escape(path.name), total=None)
+            task = progress.add_task(path.name, total=None)
 
             def tick(done: int, total: int, task=task) -> None:
                 progress.update(task, completed=done, total=total)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ._cli import console, progress_columns, user_errors
 
@@ -60,7 +59,7 @@ def background(
 
     with Progress(*progress_columns(), console=console, transient=True) as bar:
         for reader, target in zip(readers, targets, strict=True):
-            task = bar.add_task(escape(reader.path.name), total=None)
+            task = bar.add_task(reader.path.name, total=None)
 
             def advance(done: int, total: int, task=task) -> None:
                 bar.update(task, completed=done, total=total)
