@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,9 +36,22 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def _mode_for(target: Path, *, folder: bool) -> int:
+    """The permissions ``target`` should get: those it has, or, new, what a plain ``open`` or ``mkdir``
+    would give (0o666 or 0o777 less the umask). A temporary file or folder is private (0o600,
+    0o700), and renamed into place as it is, a coach's report would be unreadable to the rest of
+    the team."""
+    if target.exists():
+        return stat.S_IMODE(target.stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
+    """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename,
+    with ``target``'s permissions (:func:`_mode_for`).
 
     On any error the temporary file is removed and ``target`` is left exactly as it was.
     """
@@ -47,6 +61,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _mode_for(target, folder=False))
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -122,9 +137,11 @@ def replace_dir(built: Path, target: Path) -> None:
     """Put the finished folder ``built`` at ``target``; an existing ``target`` is removed only after.
 
     Two renames on one filesystem: until the first, ``target`` is untouched; after the second it
-    is the new folder. The old one is deleted last, so a failure at any point loses nothing.
+    is the new folder. The old one is deleted last, so a failure at any point loses nothing. The
+    folder gets ``target``'s permissions (:func:`_mode_for`).
     """
     built, target = Path(built), Path(target)
+    os.chmod(built, _mode_for(target, folder=True))
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from test_cli import assert_one_line_error, run
@@ -80,3 +82,32 @@ def test_remove_leftovers_takes_only_what_a_killed_write_left(tmp_path):
     assert sorted(remove_leftovers(tmp_path)) == sorted(ours)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(mine)
     assert all((tmp_path / name).read_text() == "mine" for name in mine)
+
+
+def test_outputs_get_the_permissions_a_plain_write_would_give(tmp_path):
+    """mkstemp and mkdtemp make private files (0600) and folders (0700); renamed into place as they
+    are, a report would be unreadable to anyone else the umask lets read it."""
+    import stat
+
+    from divekit.io import replace_dir, write_text_atomic
+
+    def mode(p):
+        return stat.S_IMODE(p.stat().st_mode)
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "new.csv", "a\n")
+        assert mode(tmp_path / "new.csv") == 0o644
+        kept = tmp_path / "private.csv"
+        kept.write_text("old\n")
+        kept.chmod(0o600)
+        write_text_atomic(kept, "new\n")  # replacing a file keeps its permissions
+        assert mode(kept) == 0o600 and kept.read_text() == "new\n"
+        built = Path(tempfile.mkdtemp(dir=tmp_path))
+        replace_dir(built, tmp_path / "report")
+        assert mode(tmp_path / "report") == 0o755
+        os.umask(0o077)
+        write_text_atomic(tmp_path / "secret.csv", "a\n")
+        assert mode(tmp_path / "secret.csv") == 0o600
+    finally:
+        os.umask(old)
