@@ -39,12 +39,13 @@ from divekit.contacts import entry_frames, feet_takeoff, splash_entry, takeoff_f
 from divekit.data import find_background
 from divekit.divemetrics import Flight, axis_rotation, dive_report
 from divekit.errors import DivekitError
+from divekit.framing import Framing
 from divekit.inference import boxes_to_pixels, frames_to_tensor
 from divekit.io import atomic_path, replace_dir, write_json_atomic
 from divekit.motion import silhouettes
 from divekit.pose import PoseModel, load_pose_model
 from divekit.skeleton import JOINTS
-from divekit.video import VideoReader
+from divekit.video import VideoReader, framing_for
 
 DEFAULT_MODEL = "default_model.pt"
 FRAME_COLUMNS = (
@@ -83,9 +84,13 @@ class Track:
     joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame
     axis_angle: np.ndarray  # (N,) radians mod π: the silhouette's long axis in the box (image axes)
     centre: np.ndarray  # (N, 2) x, y: the silhouette's centroid, the track the fall is fitted to
-    source_size: tuple[int, int]
+    framing: Framing  # where the model's working frame is in the video's
     background_source: str
-    background: np.ndarray  # (h, w, 3) uint8 at the model's frame size
+    background: np.ndarray  # (h, w, 3) uint8 in the working frame
+
+    @property
+    def source_size(self) -> tuple[int, int]:
+        return self.framing.source
 
 
 @torch.no_grad()
@@ -102,12 +107,11 @@ def track_video(
     16 is as fast as 64 on 2 cores (136 against 125 frames/s at 256x512) and peaks at half the memory.
     """
     cfg = model.net.config
-    reader = VideoReader(video, size=tuple(cfg.frame_size))
+    reader = VideoReader(video, framing=framing_for(video, tuple(cfg.frame_size)))
     if len(reader) == 0:
         raise DivekitError(f"{video} has no frames")
     background, origin = find_background(reader, Path(video), background_dir)
     bg = frames_to_tensor(background[None])
-    source = (reader.info.source_width, reader.info.source_height)
     n = len(reader)
     boxes = np.empty((n, 4))
     joints = np.empty((n, len(JOINTS), 3))
@@ -123,10 +127,10 @@ def track_video(
         axis[idx], centre[idx] = shapes.angle, shapes.centre
         if progress:
             progress(int(idx[-1]) + 1, n)
-    to_source = np.array(source, dtype=np.float64) / np.array(size, dtype=np.float64)
+    framing = reader.info.framing
     return Track(
-        reader.timestamps.copy(), boxes_to_pixels(boxes, source), joints, axis, centre * to_source, source, origin,
-        background,
+        reader.timestamps.copy(), framing.boxes_to_source(boxes_to_pixels(boxes, size)), joints, axis,
+        framing.to_source(centre), framing, origin, background,
     )  # fmt: skip
 
 
@@ -143,15 +147,13 @@ def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float 
 
 def splash_entry_on_video(video: Path, track: Track, provisional: float) -> float | None:
     """Entry from the splash (:func:`divekit.contacts.splash_entry`) on the frames around the
-    provisional entry, read again at the background's size and cut to the region around the diver
+    provisional entry, read again in the working frame and cut to the region around the diver
     there (some 40 frames at 60 fps: memory stays flat)."""
-    h, w = track.background.shape[:2]
-    scale = np.array([w / track.source_size[0], h / track.source_size[1]] * 2)
-    where = entry_frames(track.times, track.boxes * scale, provisional, (w, h))
+    where = entry_frames(track.times, track.framing.boxes_from_source(track.boxes), provisional, track.framing.size)
     if where is None:
         return None
     x0, x1, y0, y1 = where.region
-    frames = VideoReader(video, size=(w, h)).read(where.frames)[:, y0:y1, x0:x1]
+    frames = VideoReader(video, framing=track.framing).read(where.frames)[:, y0:y1, x0:x1]
     when, _ = splash_entry(frames, track.background[y0:y1, x0:x1], track.times[where.frames], where.quiet)
     return when
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from divekit.background import background_path, estimate_background, load_png
 from divekit.errors import DivekitError
-from divekit.video import VideoReader
+from divekit.framing import Framing
+from divekit.video import VideoReader, framing_for
 
 MIN_FRAMES = 4  # a gravity quad needs four frames
 
@@ -24,7 +25,7 @@ class Clip:
     frames: np.ndarray
     times: np.ndarray
     background: np.ndarray  # (H, W, 3) uint8, the empty scene at the working size
-    source_size: tuple[int, int]  # (width, height) of the video file
+    framing: Framing  # where the working frames are in the video's (its ``source`` the file's size)
     background_source: str  # the PNG it came from, or "estimated (<method>)"
 
     def __len__(self) -> int:
@@ -35,22 +36,14 @@ class Clip:
         """(width, height) of the working frames."""
         return self.frames.shape[2], self.frames.shape[1]
 
-    def to_source_pixels(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Working-frame pixel coordinates to the video's own pixels."""
-        (w, h), (sw, sh) = self.size, self.source_size
-        return x * sw / w, y * sh / h
-
-
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    if (image.shape[1], image.shape[0]) == tuple(size):
-        return image
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+    @property
+    def source_size(self) -> tuple[int, int]:
+        """(width, height) of the video file."""
+        return self.framing.source
 
 
 def find_background(reader: VideoReader, video: Path, background_dir: Path | None = None) -> tuple[np.ndarray, str]:
-    """The empty scene at the reader's size, and where it came from.
+    """The empty scene in the reader's working frame, and where it came from.
 
     ``<stem>.background.png`` (beside the video, or in ``background_dir``) when it exists, after
     checking it has the video's size; otherwise estimated from the clip (``divekit background``'s
@@ -63,7 +56,7 @@ def find_background(reader: VideoReader, video: Path, background_dir: Path | Non
         if (image.shape[1], image.shape[0]) != source:
             size = f"{image.shape[1]}x{image.shape[0]}"
             raise DivekitError(f"background {png} is {size} but {Path(video).name} is {source[0]}x{source[1]}")
-        return _resize(image, (reader.info.width, reader.info.height)), str(png)
+        return reader.info.framing.apply(image), str(png)
     background, method = estimate_background(reader, "auto")
     return background, f"estimated ({method})"
 
@@ -75,15 +68,15 @@ def load_clip(
     background_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Clip:
-    """Decode a whole clip at ``frame_size`` (width, height) and find its background.
+    """Decode a whole clip at ``frame_size`` (width, height), undistorted (:func:`divekit.video.framing_for`),
+    and find its background.
 
     The background is ``<stem>.background.png`` (beside the video, or in ``background_dir``)
     when it exists, otherwise it is estimated (``divekit background``'s auto rule).
     """
-    reader = VideoReader(video, size=tuple(frame_size))
+    reader = VideoReader(video, framing=framing_for(video, tuple(frame_size)))
     if len(reader) < MIN_FRAMES:
         raise DivekitError(f"{video} has {len(reader)} frames; at least {MIN_FRAMES} are needed")
-    source = (reader.info.source_width, reader.info.source_height)
     background, origin = find_background(reader, video, background_dir)
     frames = np.empty((len(reader), reader.info.height, reader.info.width, 3), dtype=np.uint8)
     for idx, batch, _ in reader.iter_batches(64):
@@ -96,7 +89,7 @@ def load_clip(
         frames=frames,
         times=reader.timestamps,
         background=background,
-        source_size=source,
+        framing=reader.info.framing,
         background_source=origin,
     )
 

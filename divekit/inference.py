@@ -46,7 +46,7 @@ def pixels_to_boxes(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def boxes_dataframe(clip: Clip, boxes: np.ndarray) -> pd.DataFrame:
     """One row per frame: the box in the video's own pixels (``BOX_COLUMNS``)."""
-    px = boxes_to_pixels(boxes, clip.source_size)
+    px = clip.framing.boxes_to_source(boxes_to_pixels(boxes, clip.size))
     return pd.DataFrame(
         {
             "video": clip.path.name,

@@ -165,10 +165,10 @@ class SelfSupModel(nn.Module):
         return SelfSupOutput(box, tv, ti, out, pose2d)
 
 
-def uv_to_crop(uv: Tensor, box: Tensor, source_size: Tensor) -> Tensor:
-    """(B,J,2) pixels of the source video, (B,4) boxes, (B,2) source (w, h) -> (B,J,2) crop coordinates."""
+def uv_to_crop(uv: Tensor, box: Tensor, frame_size: Tensor) -> Tensor:
+    """(B,J,2) pixels of a frame, (B,4) boxes, (B,2) the frame's (w, h) -> (B,J,2) crop coordinates."""
     assert uv.ndim == 3 and uv.shape[-1] == 2 and box.shape == (uv.shape[0], 4), (uv.shape, box.shape)
-    norm = 2.0 * uv / source_size[:, None, :] - 1.0
+    norm = 2.0 * uv / frame_size[:, None, :] - 1.0
     return (norm - box[:, None, 2:]) / box[:, None, :2]
 
 
@@ -204,7 +204,7 @@ class SelfSupObjective:
         loss_cfg: LossConfig,
         cfg: SelfSupConfig,
         features: nn.Module | None,
-        uv_labels: list[dict[int, np.ndarray]] | None = None,
+        uv_labels: list[dict[int, np.ndarray]] | None = None,  # per clip: frame -> (13, 2) working-frame px
     ) -> None:
         self.model, self.clips, self.loss_cfg, self.cfg = model, clips, loss_cfg, cfg
         self.variant = Variant.named(cfg.variant)
@@ -274,7 +274,7 @@ class SelfSupObjective:
             return None
         keep = torch.tensor([k for k, _ in rows])
         uv = torch.from_numpy(np.stack([uv for _, uv in rows])).to(pred.dtype)
-        size = torch.tensor([self.clips[clip_idx[k]].source_size for k, _ in rows], dtype=pred.dtype)
+        size = torch.tensor([self.clips[clip_idx[k]].size for k, _ in rows], dtype=pred.dtype)
         target = uv_to_crop(uv, box[keep].detach(), size)
         return pose2d_loss(pred[keep], target)
 

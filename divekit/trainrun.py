@@ -217,8 +217,9 @@ def run_train(
     if weak_2d:
         if any(v.uv is None for v in train_labels.values()):
             raise DivekitError("--weak-2d needs u, v in every training label file")
+        # the labels are in the video's own pixels; Θ is trained in the working frame's
         uv_labels = [
-            dict(zip(train_labels[c.name].frames.tolist(), train_labels[c.name].uv, strict=True))
+            dict(zip(train_labels[c.name].frames.tolist(), c.framing.from_source(train_labels[c.name].uv), strict=True))
             if c.name in train_labels else {}
             for c in clips
         ]  # fmt: skip

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from divekit.errors import DivekitError
+from divekit.framing import Framing, busiest_window
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
 
@@ -55,6 +56,7 @@ class VideoInfo:
     source_height: int
     nominal_fps: float  # the container's average rate; informative only, never used for time
     duration_s: float  # from the first frame's start to the last frame's end
+    framing: Framing  # how the working frame is cut from the source's (the whole of it, unless asked)
 
 
 def is_video_path(path: Path) -> bool:
@@ -128,11 +130,20 @@ def _check_frame_count(path: Path) -> None:
 class VideoReader:
     """Random access and bounded-memory streaming over one video.
 
-    ``size=(width, height)`` decodes straight to a working resolution. Opening reads only the
-    index; frames are decoded on demand, so a long 1080p file is never held in memory.
+    ``size=(width, height)`` decodes straight to a working resolution, the whole frame scaled to
+    it; ``framing`` (its ``source`` the video's size) cuts the working frame as it says instead
+    (:func:`framing_for`). Opening reads only the index; frames are decoded on demand, so a long
+    1080p file is never held in memory.
     """
 
-    def __init__(self, path: Path | str, *, size: tuple[int, int] | None = None, threads: int = 0):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        size: tuple[int, int] | None = None,
+        framing: Framing | None = None,
+        threads: int = 0,
+    ):
         import decord  # heavy native import, kept out of module import time
 
         self.path = Path(path)
@@ -140,19 +151,25 @@ class VideoReader:
             raise DivekitError(f"no such video: {self.path}")
         if not self.path.is_file():
             raise DivekitError(f"not a file: {self.path}")
+        assert size is None or framing is None, "give a working size or a framing, not both"
         self._threads = threads
-        width, height = size if size is not None else (-1, -1)
-        if size is not None and (width <= 0 or height <= 0):
-            raise DivekitError(f"working size must be positive, got {width}x{height}")
+        if size is not None and (size[0] <= 0 or size[1] <= 0):
+            raise DivekitError(f"working size must be positive, got {size[0]}x{size[1]}")
         _check_frame_count(self.path)
         try:
             with _quiet_native_stderr():
                 probe = decord.VideoReader(str(self.path), num_threads=1)
                 source_h, source_w = probe[0].shape[:2] if len(probe) else (0, 0)
-                if size is None:
+                if framing is None:
+                    framing = Framing.whole((int(source_w), int(source_h)), size)
+                elif framing.source != (source_w, source_h):
+                    found = f"{source_w}x{source_h}"
+                    raise DivekitError(f"{self.path} is {found}, not the {framing.source} it was framed for")
+                if framing.scaled == framing.source:
                     self._vr = probe
                 else:
                     del probe
+                    width, height = framing.scaled
                     self._vr = decord.VideoReader(str(self.path), width=width, height=height, num_threads=threads)
                 n = len(self._vr)
                 times = self._vr.get_frame_timestamp(np.arange(n)) if n else np.zeros((0, 2))
@@ -170,16 +187,16 @@ class VideoReader:
             where = f" (frame {bad[0] + 1} at {self._times[bad[0] + 1]:.4f} s)" if len(bad) else ""
             raise DivekitError(f"{self.path} has frame timestamps that do not increase{where}; the file may be corrupt")
         end = float(times[-1, 1]) if times[-1, 1] > times[-1, 0] else float(times[-1, 0])
-        h, w = (height, width) if size is not None else (source_h, source_w)
         self.info = VideoInfo(
             path=self.path,
             frame_count=n,
-            width=int(w),
-            height=int(h),
+            width=framing.size[0],
+            height=framing.size[1],
             source_width=int(source_w),
             source_height=int(source_h),
             nominal_fps=fps,
             duration_s=end - float(self._times[0]),
+            framing=framing,
         )
 
     def __len__(self) -> int:
@@ -200,7 +217,7 @@ class VideoReader:
                 frames = self._vr.get_batch(idx.tolist()).asnumpy()
         except Exception as exc:
             raise DivekitError(f"cannot decode frames of {self.path}: the file may be corrupt") from exc
-        return frames
+        return np.ascontiguousarray(self.info.framing.cut(frames)) if self.info.framing.cuts else frames
 
     def iter_batches(
         self, batch_size: int = 32, start: int = 0, stop: int | None = None
@@ -225,7 +242,8 @@ class VideoReader:
         frame may differ slightly from decord's)."""
         import av
 
-        size = (self.info.width, self.info.height)
+        framing = self.info.framing
+        size = framing.scaled
         count = 0
         try:
             with av.open(str(self.path), metadata_errors="replace") as container:
@@ -237,7 +255,8 @@ class VideoReader:
                     w, h = size[::-1] if turns % 2 else size
                     # one thread: swscale's default (one per core) was 8x slower while the model used the cores
                     image = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
-                    yield np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+                    image = np.rot90(image, turns) if turns else image
+                    yield np.ascontiguousarray(framing.cut(image)) if framing.cuts or turns else image
                     count += 1
                     if count == stop:
                         return
@@ -253,6 +272,39 @@ class VideoReader:
         targets = np.linspace(self._times[0], self._times[-1], count)
         idx = np.searchsorted(self._times, targets).clip(0, n - 1)
         return np.unique(idx)
+
+
+ACTIVITY_FRAMES = 32  # frames sampled evenly in time to see where a video moves
+ACTIVITY_SIDE = 96  # ... decoded this many pixels along their shorter side
+ACTIVITY_FLOOR = 25.0  # grey levels: water shimmer (up to some 16) does not count as moving
+
+
+def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
+    """How to cut working frames of ``size`` (width, height) from the video at ``path`` without
+    distorting them (:meth:`Framing.keep_aspect`), the window where the video moves most.
+
+    :data:`ACTIVITY_FRAMES` frames, decoded small, are compared with their per-pixel median (the
+    empty scene, as ``divekit background`` estimates it); the pixels that differ by more than the
+    noise and :data:`ACTIVITY_FLOOR` are counted along the axis the window moves on, and the window
+    holds the most of them (:func:`divekit.framing.busiest_window`). A diver crosses a few metres of
+    a landscape frame, the water's shimmer is everywhere alike.
+    """
+    from divekit.motion import colour_difference, foreground_threshold
+
+    probe = VideoReader(path)
+    source = (probe.info.source_width, probe.info.source_height)
+    centred = Framing.keep_aspect(source, size)
+    if not centred.cuts:
+        return centred
+    k = ACTIVITY_SIDE / min(source)
+    small = VideoReader(path, size=(max(2, round(source[0] * k)), max(2, round(source[1] * k))))
+    frames = small.read(small.sample_evenly(ACTIVITY_FRAMES))
+    diff = colour_difference(frames, np.median(frames, axis=0).astype(np.uint8))
+    moving = diff > foreground_threshold(diff, ACTIVITY_FLOOR)
+    wide = centred.scaled[0] > centred.size[0]
+    activity = moving.sum(axis=(0, 1)) if wide else moving.sum(axis=(0, 2))
+    window = (centred.size[0] / centred.scaled[0] if wide else centred.size[1] / centred.scaled[1]) * len(activity)
+    return Framing.keep_aspect(source, size, busiest_window(activity, window))
 
 
 class VideoWriter:

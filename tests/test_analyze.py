@@ -167,3 +167,22 @@ def test_default_model_ships_small_and_analyzes_a_sample_clip(tmp_path):
     assert summary["flight_time_s"] == pytest.approx(flight, abs=3 / truth["fps"])
     assert summary["somersault_direction"] == truth["dive"]["direction"]
     assert summary["somersaults"] == pytest.approx(truth["dive"]["somersaults"], abs=0.25)
+
+
+def test_a_landscape_video_is_framed_not_squeezed(tmp_path):
+    """A 512x256 clip for the 256x512 default model: squeezed into its frame, the silhouette's
+    axis turned and 2½ somersaults were counted as 0.24 (forward); framed, the count is right."""
+    from divekit.synth import random_clip_spec, render_clip
+
+    spec = random_clip_spec(np.random.default_rng(5), diver=4, width=512, height=256, variable_fps=False)
+    render_clip(spec, tmp_path, "landscape")
+    result = analyze(tmp_path / "landscape.mp4", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "landscape" / "summary.json").read_text())
+    truth = json.loads((tmp_path / "landscape.json").read_text())
+    assert truth["dive"]["somersaults"] == 2.5 and truth["image_size"] == {"width": 512, "height": 256}
+    assert summary["somersaults"] == pytest.approx(2.5, abs=0.25)
+    assert summary["somersault_direction"] == truth["dive"]["direction"]
+    assert summary["metres_per_pixel"] == pytest.approx(truth["metres_per_pixel"], rel=0.03)
+    frames = pd.read_csv(tmp_path / "out" / "landscape" / "frames.csv")
+    assert frames["box_cx"].between(0, 512).all() and frames["box_cy"].between(0, 256).all()  # the video's own pixels

@@ -1,0 +1,118 @@
+"""Where the model's working frame comes from in a video's frame, and back.
+
+The model works on frames of one size (``[model] frame_size``, portrait 256x512 by default). A
+video of another aspect, a landscape 1920x1080 phone clip, cannot be stretched into it: every
+angle on the picture would turn (the somersault count is read from the silhouette's long axis,
+and the pose model has only seen undistorted divers). So the frame is scaled without distortion,
+as large as the working size allows in one direction, and a window of the working size is cut
+from it along the other: the whole height of a landscape clip and a part of its width. Where in
+the width is the video's business (:func:`busiest_window`: where most moves). A video that has
+the working aspect is scaled as before, and nothing is cut.
+
+Coordinates are pixels with (0, 0) the top-left corner of the top-left pixel; boxes are (N, 4)
+cx, cy, w, h. Pure numpy; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# A video whose aspect is within this fraction of the working size's is scaled to it as it is: the
+# picture turns by at most a degree (and a 254x512 or 1080x2160 video loses no edge to a cut).
+ASPECT_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The working frame of a video of ``source`` (width, height): the (upright) frame scaled to
+    ``scaled`` (width, height), and the ``size`` (width, height) window at ``offset`` (x, y) of it."""
+
+    source: tuple[int, int]
+    scaled: tuple[int, int]
+    offset: tuple[int, int]
+    size: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        (w, h), (fw, fh), (ox, oy) = self.size, self.scaled, self.offset
+        assert 0 <= ox <= fw - w and 0 <= oy <= fh - h, (self.size, self.scaled, self.offset)
+
+    @classmethod
+    def whole(cls, source: tuple[int, int], size: tuple[int, int] | None = None) -> Framing:
+        """The whole frame scaled to ``size`` (default: the source's own), whatever its aspect."""
+        size = tuple(source) if size is None else tuple(size)
+        return cls(tuple(source), size, (0, 0), size)
+
+    @classmethod
+    def keep_aspect(cls, source: tuple[int, int], size: tuple[int, int], place: float = 0.5) -> Framing:
+        """``size`` cut from the frame scaled without distortion to fill it in one direction;
+        ``place`` (0 at the left or top, 1 at the right or bottom) puts the window along the other.
+        A source within :data:`ASPECT_TOLERANCE` of ``size``'s aspect is scaled whole."""
+        (sw, sh), (w, h) = source, size
+        ratio = (sw / sh) / (w / h)
+        if abs(math.log(ratio)) <= math.log1p(ASPECT_TOLERANCE):
+            return cls.whole(source, size)
+        scaled = (max(w, round(sw * h / sh)), h) if ratio > 1 else (w, max(h, round(sh * w / sw)))
+        place = min(max(float(place), 0.0), 1.0)
+        offset = (round(place * (scaled[0] - w)), round(place * (scaled[1] - h)))
+        return cls(tuple(source), scaled, offset, tuple(size))
+
+    @property
+    def cuts(self) -> bool:
+        """Whether the window leaves part of the frame out."""
+        return self.scaled != self.size
+
+    @property
+    def _per_pixel(self) -> np.ndarray:
+        """Source pixels per working pixel, (x, y)."""
+        return np.array(self.source, dtype=np.float64) / np.array(self.scaled, dtype=np.float64)
+
+    def to_source(self, xy: np.ndarray) -> np.ndarray:
+        """(..., 2) working-frame points -> the video's own pixels."""
+        return (np.asarray(xy, dtype=np.float64) + np.array(self.offset)) * self._per_pixel
+
+    def from_source(self, xy: np.ndarray) -> np.ndarray:
+        """(..., 2) points in the video's own pixels -> the working frame's."""
+        return np.asarray(xy, dtype=np.float64) / self._per_pixel - np.array(self.offset)
+
+    def boxes_to_source(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) cx, cy, w, h working-frame boxes -> the video's own pixels."""
+        b = np.asarray(boxes, dtype=np.float64)
+        return np.concatenate([self.to_source(b[:, :2]), b[:, 2:] * self._per_pixel], axis=1)
+
+    def boxes_from_source(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) cx, cy, w, h boxes in the video's own pixels -> the working frame's."""
+        b = np.asarray(boxes, dtype=np.float64)
+        return np.concatenate([self.from_source(b[:, :2]), b[:, 2:] / self._per_pixel], axis=1)
+
+    def cut(self, scaled: np.ndarray) -> np.ndarray:
+        """The window of images (..., H, W, C) already at ``scaled`` size."""
+        (w, h), (ox, oy) = self.size, self.offset
+        assert scaled.shape[-3:-1] == (self.scaled[1], self.scaled[0]), (scaled.shape, self.scaled)
+        return scaled[..., oy : oy + h, ox : ox + w, :]
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """An (H, W, 3) uint8 image at the source's size (a background PNG) -> the working frame."""
+        from PIL import Image
+
+        if (image.shape[1], image.shape[0]) != tuple(self.scaled):
+            image = np.asarray(Image.fromarray(image).resize(self.scaled, Image.Resampling.BILINEAR))
+        return np.ascontiguousarray(self.cut(image))
+
+
+def busiest_window(activity: np.ndarray, length: float) -> float:
+    """Where to put a window of ``length`` cells along a line of ``activity`` (L,) cells (how much moves
+    in each) so it holds the most: its start as a fraction of the room (L - length), 0..1. Ties and a
+    line with no activity give the centre (0.5)."""
+    a = np.asarray(activity, dtype=np.float64)
+    n = len(a)
+    room = n - length
+    if room <= 0 or not (a > 0).any():
+        return 0.5
+    starts = np.linspace(0.0, room, max(2, int(math.ceil(room)) + 1))
+    cum = np.concatenate([[0.0], np.cumsum(a)])
+    inside = np.interp(starts + length, np.arange(n + 1), cum) - np.interp(starts, np.arange(n + 1), cum)
+    best = np.flatnonzero(inside >= inside.max() - 1e-9 * max(1.0, inside.max()))
+    return float(starts[best].mean() / room)  # a tie spreads over a run of starts: its middle
