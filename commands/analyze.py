@@ -54,8 +54,12 @@ def analyze(
 
     paths = find_videos(videos)
     stems = [p.stem for p in paths]
-    if len(set(stems)) != len(stems):
-        raise DivekitError("two videos share a name; their reports would land in the same folder")
+    twins = [p for p in paths if stems.count(p.stem) > 1]
+    if twins:
+        raise DivekitError(
+            f"{twins[0]} and {twins[1]} share a name; their reports would land in the same folder"
+            f" ({out / twins[0].stem}): analyze them in two calls with different -o"
+        )
     for path in paths:  # every input must open before anything is written
         VideoReader(path)
     known = load_calibration(calibration) if calibration else None

@@ -138,6 +138,11 @@ def test_bad_inputs_give_one_line_and_write_nothing(tmp_path, bad_videos, dive_f
     assert_one_line_error(analyze(dive_folder / "dive0.mp4", "--model", other, "-o", out), "version 99")
     # a pretrain-gravity checkpoint is not a pose model
     assert_one_line_error(analyze(dive_folder / "dive0.mp4", "--model", tmp_path / "nope", "-o", out), "no model")
+    # two videos of one name from two folders (two days' dive1.mp4) would share a report folder
+    (tmp_path / "day2").mkdir()
+    shutil.copy(dive_folder / "dive0.mp4", tmp_path / "day2" / "dive0.mp4")
+    result = analyze(dive_folder / "dive0.mp4", tmp_path / "day2" / "dive0.mp4", "--model", tiny_pose_model, "-o", out)
+    assert_one_line_error(result, f"{tmp_path / 'day2' / 'dive0.mp4'} share a name")
     assert not out.exists() or not any(out.iterdir())
 
 
