@@ -94,13 +94,8 @@ def analyze(
                 )  # fmt: skip
             )
 
-    table = Table(title=f"divekit analyze — model: {name}")
-    for column in ("video", "flight s", "m/px", "apex m", "entry m/s", "turns", "twists", "position"):
-        table.add_column(column, overflow="fold")
-    for report in reports:
-        s = report.summary
-        table.add_row(
-            report.video.name,
+    rows = [
+        [
             _fmt(s.get("flight_time_s"), ".2f"),
             _fmt(s.get("metres_per_pixel"), ".4f"),
             _fmt(s.get("apex_height_m"), ".2f"),
@@ -109,7 +104,16 @@ def analyze(
             + {"forward": " fwd", "backward": " back"}.get(s.get("somersault_direction") or "", ""),
             _fmt(s.get("twists"), "+.2f"),
             s.get("position") or "—",
-        )
+        ]
+        for s in (report.summary for report in reports)
+    ]
+    table = Table(title=f"divekit analyze — model: {name}")
+    table.add_column("video", overflow="fold")  # on a narrow terminal the name folds, never a figure
+    for k, column in enumerate(("flight\ns", "m/px", "apex\nm", "entry\nm/s", "turns", "twists", "position")):
+        widest = max(len(row[k]) for row in rows)
+        table.add_column(column, min_width=widest, justify="left" if column == "position" else "right")
+    for report, row in zip(reports, rows, strict=True):
+        table.add_row(report.video.stem, *row)  # the report folder's name
     console.print(table)
     for report in reports:  # why a figure is missing, in full
         if report.summary.get("reason"):

@@ -191,3 +191,17 @@ def test_a_landscape_video_is_framed_not_squeezed(tmp_path):
     assert summary["metres_per_pixel"] == pytest.approx(truth["metres_per_pixel"], rel=0.03)
     frames = pd.read_csv(tmp_path / "out" / "landscape" / "frames.csv")
     assert frames["box_cx"].between(0, 512).all() and frames["box_cy"].between(0, 256).all()  # the video's own pixels
+
+
+def test_the_summary_table_keeps_every_figure_whole_in_80_columns(tmp_path, dive_folder, tiny_pose_model):
+    result = runner.invoke(app, ["analyze", str(dive_folder / "dive0.mp4"), str(dive_folder / "dive1.mp4"),
+                                 "--model", str(tiny_pose_model), "-o", str(tmp_path / "out")],
+                           env={"COLUMNS": "80"})  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    for stem in ("dive0", "dive1"):
+        s = json.loads((tmp_path / "out" / stem / "summary.json").read_text())
+        row = next(line for line in result.stdout.splitlines() if line.startswith(f"│ {stem} "))
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        mpp = s["metres_per_pixel"]
+        assert cells[2] == ("—" if mpp is None else f"{mpp:.4f}"), row
+        assert cells[7] == (s["position"] or "—"), row
