@@ -46,10 +46,13 @@ def heldout_clips(data: Path) -> list[Path]:
     return [data / f"{name}.mp4" for name in splits["heldout"]]
 
 
-def render_new(folder: Path, count: int, seed: int, fps: float | None = None) -> list[Path]:
+def render_new(
+    folder: Path, count: int, seed: int, fps: float | None = None, size: tuple[int, int] | None = None
+) -> list[Path]:
     subprocess.run(
         [sys.executable, "-m", "divekit", "synth", str(folder), "--clips", str(count), "--seed", str(seed),
-         "--divers", "4,5", *(["--fps", str(fps)] if fps else [])],
+         "--divers", "4,5", *(["--fps", str(fps)] if fps else []),
+         *(["--width", str(size[0]), "--height", str(size[1])] if size else [])],
         check=True, capture_output=True,
     )  # fmt: skip
     return sorted(folder.glob("*.mp4"))
@@ -189,7 +192,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, nargs="+", default=[777], help="one set of new clips per seed")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analyze"))
     parser.add_argument("--fps", type=float, help="render the new clips at this fixed rate (a high-speed camera)")
+    parser.add_argument(
+        "--size", type=lambda s: tuple(int(v) for v in s.split("x")), help="render the new clips at WxH (e.g. 512x256)"
+    )
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--speed-clips", type=Path, nargs="+", default=[], help="also time analyze on these videos")
     parser.add_argument("--only", choices=("accuracy", "speed"), help="run one half (speed wants a quiet machine)")
     args = parser.parse_args()
     model, _, name = load_model(args.model)
@@ -202,7 +209,8 @@ def main() -> None:
             sets = {"heldout": clips}
             for seed in args.seed if args.new_clips else []:
                 label = f"new_seed{seed}" + (f"_{args.fps:g}fps" if args.fps else "")
-                sets[label] = render_new(tmp / f"new{seed}", args.new_clips, seed, args.fps)
+                label += f"_{args.size[0]}x{args.size[1]}" if args.size else ""
+                sets[label] = render_new(tmp / f"new{seed}", args.new_clips, seed, args.fps, args.size)
             for label, videos in sets.items():
                 rows = [compare(v, tmp / "reports" / label / v.stem, model, name) for v in videos]
                 results[label] = {"summary": summarise(rows), "clips": rows}
@@ -210,6 +218,8 @@ def main() -> None:
     if args.only != "accuracy":
         results["speed"] = speed(model, clips[0])
         print(json.dumps(results["speed"]), file=sys.stderr)
+        if args.speed_clips:
+            results["speed_more"] = [speed(model, video) for video in args.speed_clips]
         if not args.skip_memory:
             results["memory"] = memory(clips[0], str(args.model) if args.model else "-")
             print(json.dumps(results["memory"]), file=sys.stderr)
@@ -239,12 +249,12 @@ def print_tables(results: dict) -> None:
         for key in counted:
             print(f"{key:<24}" + "".join(f"{results[k]['summary'].get(key, '-'):>22}" for k in sets))
     if "speed" in results:
-        sp = results["speed"]
         print(f"\n{'clip':<16}{'size':>10}{'frames':>8}{'analyze fps':>13}{'decode fps':>12}{'with report s':>15}")
-        print(
-            f"{sp['clip']:<16}{sp['size']:>10}{sp['frames']:>8}{sp['analyze_fps']:>13}{sp['decode_only_fps']:>12}"
-            f"{sp['analyze_with_report_s']:>15}"
-        )
+        for sp in [results["speed"], *results.get("speed_more", [])]:
+            print(
+                f"{sp['clip']:<16}{sp['size']:>10}{sp['frames']:>8}{sp['analyze_fps']:>13}{sp['decode_only_fps']:>12}"
+                f"{sp['analyze_with_report_s']:>15}"
+            )
     if "memory" in results:
         print(f"\n{'repeat':>6}{'frames':>8}{'peak RSS MB':>13}")
         for row in results["memory"]:
