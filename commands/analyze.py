@@ -118,6 +118,15 @@ def analyze(
     for report in reports:  # why a figure is missing, in full
         if report.summary.get("reason"):
             console.print(f"{report.video.name}: {report.summary['reason']}", highlight=False)
+        if report.summary.get("flight_frames_at_window_edge"):
+            x, _, w, _ = report.summary["window_px"]
+            n = report.summary["flight_frames_at_window_edge"]
+            console.print(
+                f"{report.video.name}: in {n} frame{'s' if n > 1 else ''} of the flight the diver's box reaches the"
+                f" edge of the window the model looked through (x {x:.0f}-{x + w:.0f} px); a body partly outside"
+                " it is measured on the part inside",
+                highlight=False,
+            )
     console.print(f"reports in {out}/<video>/: {', '.join(reports[0].wrote)}")
 
     if save_calibration is not None:

@@ -223,12 +223,16 @@ def analyze_video(
     )
     in_flight = flight.in_flight if flight is not None else np.zeros(len(track.times), dtype=bool)
     summary = {k: _clean(v) for k, v in summary.items()}
+    framing = track.framing
     summary.update(
         video=str(video),
         frames=len(track.times),
         model=model_name,
         background=track.background_source,
         calibration=str(calibration_file) if calibration_file else None,
+        # where the model looked, in the video's pixels (x, y, width, height), when it cut a window
+        window_px=[round(v, 1) for v in framing.window_in_source] if framing.cuts else None,
+        flight_frames_at_window_edge=_frames_at_window_edge(track, in_flight),
     )
 
     out_dir = Path(out_dir)
@@ -241,6 +245,15 @@ def analyze_video(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return VideoReport(Path(video), out_dir, summary, wrote)
+
+
+def _frames_at_window_edge(track: Track, in_flight: np.ndarray) -> int | None:
+    """How many flight frames' boxes reach an edge of the window the model looked through, where
+    it cut the video's frame (None when it saw the whole frame)."""
+    framing = track.framing
+    if not framing.cuts:
+        return None
+    return int((framing.at_cut_edge(framing.boxes_from_source(track.boxes)) & in_flight).sum())
 
 
 def _write_report(

@@ -69,6 +69,12 @@ class Framing:
         """Source pixels per working pixel, (x, y)."""
         return np.array(self.source, dtype=np.float64) / np.array(self.scaled, dtype=np.float64)
 
+    @property
+    def window_in_source(self) -> tuple[float, float, float, float]:
+        """The window in the video's own pixels: x, y of its top-left corner, width, height."""
+        (x, y), (w, h) = self.to_source([0.0, 0.0]), np.array(self.size) * self._per_pixel
+        return float(x), float(y), float(w), float(h)
+
     def to_source(self, xy: np.ndarray) -> np.ndarray:
         """(..., 2) working-frame points -> the video's own pixels."""
         return (np.asarray(xy, dtype=np.float64) + np.array(self.offset)) * self._per_pixel
@@ -86,6 +92,23 @@ class Framing:
         """(N, 4) cx, cy, w, h boxes in the video's own pixels -> the working frame's."""
         b = np.asarray(boxes, dtype=np.float64)
         return np.concatenate([self.from_source(b[:, :2]), b[:, 2:] / self._per_pixel], axis=1)
+
+    def at_cut_edge(self, boxes: np.ndarray, margin_px: float = 1.0) -> np.ndarray:
+        """(N,) bool: where a working-frame box (N, 4) reaches within ``margin_px`` of an edge of the
+        window that cuts the video's frame (not an edge of the frame itself): what is in the box
+        may go on outside the window, where the model does not look."""
+        (w, h), (fw, fh), (ox, oy) = self.size, self.scaled, self.offset
+        cx, cy, bw, bh = np.asarray(boxes, dtype=np.float64).T
+        out = np.zeros(len(cx), dtype=bool)
+        if ox > 0:
+            out |= cx - bw / 2 <= margin_px
+        if ox + w < fw:
+            out |= cx + bw / 2 >= w - margin_px
+        if oy > 0:
+            out |= cy - bh / 2 <= margin_px
+        if oy + h < fh:
+            out |= cy + bh / 2 >= h - margin_px
+        return out
 
     def cut(self, scaled: np.ndarray) -> np.ndarray:
         """The window of images (..., H, W, C) already at ``scaled`` size."""

@@ -55,6 +55,7 @@ def test_report_has_frames_summary_and_plots(tmp_path, dive_folder, tiny_pose_mo
     summary = json.loads((report / "summary.json").read_text())
     assert set(SUMMARY_KEYS) <= set(summary) and summary["frames"] == len(reader)
     assert summary["model"] == str(tiny_pose_model)
+    assert summary["window_px"] is None and summary["flight_frames_at_window_edge"] is None  # the working aspect
     if summary["flight_found"]:
         flight = frames[frames.in_flight == 1].time_s
         assert flight.min() == pytest.approx(summary["takeoff_time_s"], abs=0.05)  # the nearest frame
@@ -189,6 +190,8 @@ def test_a_landscape_video_is_framed_not_squeezed(tmp_path):
     assert summary["somersaults"] == pytest.approx(2.5, abs=0.25)
     assert summary["somersault_direction"] == truth["dive"]["direction"]
     assert summary["metres_per_pixel"] == pytest.approx(truth["metres_per_pixel"], rel=0.03)
+    x, y, w, h = summary["window_px"]  # 512x256 scaled to 1024x512: a 256x512 window is 128x256 of the video
+    assert 0 <= x <= 384 and (y, w, h) == (0, 128, 256) and summary["flight_frames_at_window_edge"] == 0
     frames = pd.read_csv(tmp_path / "out" / "landscape" / "frames.csv")
     assert frames["box_cx"].between(0, 512).all() and frames["box_cy"].between(0, 256).all()  # the video's own pixels
 

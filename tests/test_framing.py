@@ -41,6 +41,18 @@ def test_points_and_boxes_map_to_the_source_and_back_by_hand():
     np.testing.assert_allclose(Framing.whole((512, 1024), (256, 512)).to_source([[10.0, 20.0]]), [[20.0, 40.0]])
 
 
+def test_the_window_in_the_video_and_boxes_at_its_cut_edges():
+    f = Framing((1920, 1080), (910, 512), (327, 0), (256, 512))
+    # x 327 * 1920 / 910 = 689.93, width 256 * 1920 / 910 = 540.13, the full height
+    assert f.window_in_source == pytest.approx((689.93, 0.0, 540.13, 1080.0), abs=0.005)
+    boxes = np.array([[128.0, 256.0, 40, 80], [20.0, 256.0, 40, 80], [240.0, 256.0, 40, 80], [128.0, 40.0, 40, 80]])
+    # the second reaches x = 0, the third x = 260 > 256; the top and bottom are the frame's own edges
+    np.testing.assert_array_equal(f.at_cut_edge(boxes), [False, True, True, False])
+    left = Framing((1920, 1080), (910, 512), (0, 0), (256, 512))  # the window at the frame's left edge
+    np.testing.assert_array_equal(left.at_cut_edge(boxes), [False, False, True, False])
+    assert not Framing.whole((256, 512)).at_cut_edge(boxes).any()
+
+
 def test_cut_and_apply_take_the_window():
     f = Framing((8, 4), (8, 4), (3, 0), (2, 4))
     image = np.arange(4 * 8 * 3, dtype=np.uint8).reshape(4, 8, 3)
