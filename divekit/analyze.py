@@ -231,7 +231,7 @@ def analyze_video(
         background=track.background_source,
         calibration=str(calibration_file) if calibration_file else None,
         # where the model looked, in the video's pixels (x, y, width, height), when it cut a window
-        window_px=[round(v, 1) for v in framing.window_in_source] if framing.cuts else None,
+        window_px=None if framing.plain else [round(v, 1) for v in framing.window_in_source],
         flight_frames_at_window_edge=_frames_at_window_edge(track, in_flight),
     )
 
@@ -251,7 +251,7 @@ def _frames_at_window_edge(track: Track, in_flight: np.ndarray) -> int | None:
     """How many flight frames' boxes reach an edge of the window the model looked through, where
     it cut the video's frame (None when it saw the whole frame)."""
     framing = track.framing
-    if not framing.cuts:
+    if framing.plain:
         return None
     return int((framing.at_cut_edge(framing.boxes_from_source(track.boxes)) & in_flight).sum())
 

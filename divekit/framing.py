@@ -4,10 +4,11 @@ The model works on frames of one size (``[model] frame_size``, portrait 256x512 
 video of another aspect, a landscape 1920x1080 phone clip, cannot be stretched into it: every
 angle on the picture would turn (the somersault count is read from the silhouette's long axis,
 and the pose model has only seen undistorted divers). So the frame is scaled without distortion,
-as large as the working size allows in one direction, and a window of the working size is cut
-from it along the other: the whole height of a landscape clip and a part of its width. Where in
-the width is the video's business (:func:`busiest_window`: where most moves). A video that has
-the working aspect is scaled as before, and nothing is cut.
+to the working height, and a window of the working width is cut from it: the whole height of a
+landscape clip and a part of its width, where the video moves most (:func:`busiest_window`). A
+video taller than the working aspect is never cut along its height, where a dive runs from the
+board to the water: it is scaled to the working height and grey bars fill the width beside it. A
+video that has the working aspect is scaled whole, as it always was.
 
 Coordinates are pixels with (0, 0) the top-left corner of the top-left pixel; boxes are (N, 4)
 cx, cy, w, h. Pure numpy; no I/O.
@@ -23,12 +24,15 @@ import numpy as np
 # A video whose aspect is within this fraction of the working size's is scaled to it as it is: the
 # picture turns by at most a degree (and a 254x512 or 1080x2160 video loses no edge to a cut).
 ASPECT_TOLERANCE = 0.02
+BAR_GREY = 128  # the bars beside a video narrower than the working frame (the background has them too)
 
 
 @dataclass(frozen=True)
 class Framing:
     """The working frame of a video of ``source`` (width, height): the (upright) frame scaled to
-    ``scaled`` (width, height), and the ``size`` (width, height) window at ``offset`` (x, y) of it."""
+    ``scaled`` (width, height), and the ``size`` (width, height) window at ``offset`` (x, y) of it.
+    A negative x offset is a grey bar of that width on each side of a frame narrower than the window
+    (:data:`BAR_GREY`)."""
 
     source: tuple[int, int]
     scaled: tuple[int, int]
@@ -37,7 +41,8 @@ class Framing:
 
     def __post_init__(self) -> None:
         (w, h), (fw, fh), (ox, oy) = self.size, self.scaled, self.offset
-        assert 0 <= ox <= fw - w and 0 <= oy <= fh - h, (self.size, self.scaled, self.offset)
+        bars = fw < w and ox == -((w - fw) // 2) and fh == h and oy == 0
+        assert bars or (0 <= ox <= fw - w and 0 <= oy <= fh - h), (self.size, self.scaled, self.offset)
 
     @classmethod
     def whole(cls, source: tuple[int, int], size: tuple[int, int] | None = None) -> Framing:
@@ -47,22 +52,29 @@ class Framing:
 
     @classmethod
     def keep_aspect(cls, source: tuple[int, int], size: tuple[int, int], place: float = 0.5) -> Framing:
-        """``size`` cut from the frame scaled without distortion to fill it in one direction;
-        ``place`` (0 at the left or top, 1 at the right or bottom) puts the window along the other.
-        A source within :data:`ASPECT_TOLERANCE` of ``size``'s aspect is scaled whole."""
+        """The frame scaled without distortion to ``size``'s height. Wider than ``size``, a window
+        of its width is cut from it, ``place`` (0 at the left, 1 at the right) along the room;
+        narrower, it is centred between grey bars. A source within :data:`ASPECT_TOLERANCE` of
+        ``size``'s aspect is scaled whole."""
         (sw, sh), (w, h) = source, size
         ratio = (sw / sh) / (w / h)
         if abs(math.log(ratio)) <= math.log1p(ASPECT_TOLERANCE):
             return cls.whole(source, size)
-        scaled = (max(w, round(sw * h / sh)), h) if ratio > 1 else (w, max(h, round(sh * w / sw)))
+        scaled = (max(1, round(sw * h / sh)), h)
+        if scaled[0] < w:
+            return cls(tuple(source), scaled, (-((w - scaled[0]) // 2), 0), tuple(size))
         place = min(max(float(place), 0.0), 1.0)
-        offset = (round(place * (scaled[0] - w)), round(place * (scaled[1] - h)))
-        return cls(tuple(source), scaled, offset, tuple(size))
+        return cls(tuple(source), scaled, (round(place * (scaled[0] - w)), 0), tuple(size))
+
+    @property
+    def plain(self) -> bool:
+        """Whether the working frame is the whole frame scaled, with nothing cut or added."""
+        return self.scaled == self.size
 
     @property
     def cuts(self) -> bool:
-        """Whether the window leaves part of the frame out."""
-        return self.scaled != self.size
+        """Whether the window leaves part of the frame out (and so has a place to choose)."""
+        return self.scaled[0] > self.size[0] or self.scaled[1] > self.size[1]
 
     @property
     def _per_pixel(self) -> np.ndarray:
@@ -111,10 +123,15 @@ class Framing:
         return out
 
     def cut(self, scaled: np.ndarray) -> np.ndarray:
-        """The window of images (..., H, W, C) already at ``scaled`` size."""
+        """The window of images (..., H, W, C) uint8 already at ``scaled`` size (a view when it is cut
+        from them; a new array when it has bars)."""
         (w, h), (ox, oy) = self.size, self.offset
         assert scaled.shape[-3:-1] == (self.scaled[1], self.scaled[0]), (scaled.shape, self.scaled)
-        return scaled[..., oy : oy + h, ox : ox + w, :]
+        if ox >= 0:
+            return scaled[..., oy : oy + h, ox : ox + w, :]
+        out = np.full((*scaled.shape[:-3], h, w, scaled.shape[-1]), BAR_GREY, dtype=scaled.dtype)
+        out[..., :, -ox : -ox + self.scaled[0], :] = scaled
+        return out
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """An (H, W, 3) uint8 image at the source's size (a background PNG) -> the working frame."""

@@ -217,7 +217,7 @@ class VideoReader:
                 frames = self._vr.get_batch(idx.tolist()).asnumpy()
         except Exception as exc:
             raise DivekitError(f"cannot decode frames of {self.path}: the file may be corrupt") from exc
-        return np.ascontiguousarray(self.info.framing.cut(frames)) if self.info.framing.cuts else frames
+        return frames if self.info.framing.plain else np.ascontiguousarray(self.info.framing.cut(frames))
 
     def iter_batches(
         self, batch_size: int = 32, start: int = 0, stop: int | None = None
@@ -256,7 +256,7 @@ class VideoReader:
                     # one thread: swscale's default (one per core) was 8x slower while the model used the cores
                     image = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
                     image = np.rot90(image, turns) if turns else image
-                    yield np.ascontiguousarray(framing.cut(image)) if framing.cuts or turns else image
+                    yield image if framing.plain and not turns else np.ascontiguousarray(framing.cut(image))
                     count += 1
                     if count == stop:
                         return
@@ -285,8 +285,8 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
 
     :data:`ACTIVITY_FRAMES` frames, decoded small, are compared with their per-pixel median (the
     empty scene, as ``divekit background`` estimates it); the pixels that differ by more than the
-    noise and :data:`ACTIVITY_FLOOR` are counted along the axis the window moves on, and the window
-    holds the most of them (:func:`divekit.framing.busiest_window`). A diver crosses a few metres of
+    noise and :data:`ACTIVITY_FLOOR` are counted in each column, and the window holds the most of
+    them (:func:`divekit.framing.busiest_window`). A diver crosses a few metres of
     a landscape frame, the water's shimmer is everywhere alike.
     """
     from divekit.motion import colour_difference, foreground_threshold
@@ -301,10 +301,9 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
     frames = small.read(small.sample_evenly(ACTIVITY_FRAMES))
     diff = colour_difference(frames, np.median(frames, axis=0).astype(np.uint8))
     moving = diff > foreground_threshold(diff, ACTIVITY_FLOOR)
-    wide = centred.scaled[0] > centred.size[0]
-    activity = moving.sum(axis=(0, 1)) if wide else moving.sum(axis=(0, 2))
-    window = (centred.size[0] / centred.scaled[0] if wide else centred.size[1] / centred.scaled[1]) * len(activity)
-    return Framing.keep_aspect(source, size, busiest_window(activity, window))
+    columns = moving.sum(axis=(0, 1))  # the window moves along the width only
+    window = centred.size[0] / centred.scaled[0] * len(columns)
+    return Framing.keep_aspect(source, size, busiest_window(columns, window))
 
 
 class VideoWriter:
