@@ -73,8 +73,8 @@ class Framing:
 
     @property
     def cuts(self) -> bool:
-        """Whether the window leaves part of the frame out (and so has a place to choose)."""
-        return self.scaled[0] > self.size[0] or self.scaled[1] > self.size[1]
+        """Whether the window leaves part of the frame's width out (and so has a place to choose)."""
+        return self.scaled[0] > self.size[0]
 
     @property
     def _per_pixel(self) -> np.ndarray:
@@ -109,17 +109,13 @@ class Framing:
         """(N,) bool: where a working-frame box (N, 4) reaches within ``margin_px`` of an edge of the
         window that cuts the video's frame (not an edge of the frame itself): what is in the box
         may go on outside the window, where the model does not look."""
-        (w, h), (fw, fh), (ox, oy) = self.size, self.scaled, self.offset
-        cx, cy, bw, bh = np.asarray(boxes, dtype=np.float64).T
+        w, fw, ox = self.size[0], self.scaled[0], self.offset[0]  # a window is only ever cut in width
+        cx, _, bw, _ = np.asarray(boxes, dtype=np.float64).T
         out = np.zeros(len(cx), dtype=bool)
         if ox > 0:
             out |= cx - bw / 2 <= margin_px
         if ox + w < fw:
             out |= cx + bw / 2 >= w - margin_px
-        if oy > 0:
-            out |= cy - bh / 2 <= margin_px
-        if oy + h < fh:
-            out |= cy + bh / 2 >= h - margin_px
         return out
 
     def cut(self, scaled: np.ndarray) -> np.ndarray:
@@ -144,8 +140,8 @@ class Framing:
 
 def busiest_window(activity: np.ndarray, length: float) -> float:
     """Where to put a window of ``length`` cells along a line of ``activity`` (L,) cells (how much moves
-    in each) so it holds the most: its start as a fraction of the room (L - length), 0..1. Ties and a
-    line with no activity give the centre (0.5)."""
+    in each) so it holds the most: its start as a fraction of the room (L - length), 0..1. Of equally
+    good starts, their middle; a line with no activity, or no room, gives the centre (0.5)."""
     a = np.asarray(activity, dtype=np.float64)
     n = len(a)
     room = n - length
