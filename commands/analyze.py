@@ -54,8 +54,9 @@ def analyze(
 
     paths = find_videos(videos)
     stems = [p.stem for p in paths]
-    twins = [p for p in paths if stems.count(p.stem) > 1]
-    if twins:
+    shared = next((stem for stem in stems if stems.count(stem) > 1), None)
+    if shared is not None:
+        twins = [p for p in paths if p.stem == shared]
         raise DivekitError(
             f"{twins[0]} and {twins[1]} share a name; their reports would land in the same folder"
             f" ({out / twins[0].stem}): analyze them in two calls with different -o"
