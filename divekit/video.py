@@ -50,13 +50,27 @@ class VideoInfo:
 
     path: Path
     frame_count: int
-    width: int  # working resolution (after the optional resize)
-    height: int
-    source_width: int
-    source_height: int
     nominal_fps: float  # the container's average rate; informative only, never used for time
     duration_s: float  # from the first frame's start to the last frame's end
     framing: Framing  # how the working frame is cut from the source's (the whole of it, unless asked)
+
+    @property
+    def width(self) -> int:
+        """Of the working frames (after the optional resize and cut)."""
+        return self.framing.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.framing.size[1]
+
+    @property
+    def source_width(self) -> int:
+        """Of the video file's (upright) frames."""
+        return self.framing.source[0]
+
+    @property
+    def source_height(self) -> int:
+        return self.framing.source[1]
 
 
 def is_video_path(path: Path) -> bool:
@@ -190,10 +204,6 @@ class VideoReader:
         self.info = VideoInfo(
             path=self.path,
             frame_count=n,
-            width=framing.size[0],
-            height=framing.size[1],
-            source_width=int(source_w),
-            source_height=int(source_h),
             nominal_fps=fps,
             duration_s=end - float(self._times[0]),
             framing=framing,
