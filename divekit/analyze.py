@@ -137,16 +137,13 @@ def track_video(
 
 def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float | None:
     """Take-off from the feet (:func:`divekit.contacts.feet_takeoff`) on the frames around the fall's
-    start, read again from ``video`` at its own size and cut to the region around the feet a few
-    frames at a time (a second look at some 50 frames: at 1080p, read whole at once, they took
-    0.9 GB)."""
+    start, read again from ``video`` at its own size and cut to the region around the feet as each
+    is decoded (:meth:`VideoReader.read_region`: memory stays flat at 4K)."""
     where = takeoff_frames(track.times, track.boxes, fit, track.source_size)
     if where is None:
         return None
     x0, x1, y0, y1 = where.region
-    reader = VideoReader(video)
-    wanted = np.append(where.frames, where.reference)
-    frames = np.concatenate([reader.read(wanted[k : k + 8])[:, y0:y1, x0:x1] for k in range(0, len(wanted), 8)])
+    frames = VideoReader(video).read_region(np.append(where.frames, where.reference), where.region)
     cut = dataclasses.replace(where, region=(0, x1 - x0, 0, y1 - y0))
     when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], cut, fit)
     return when
@@ -155,12 +152,12 @@ def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float 
 def splash_entry_on_video(video: Path, track: Track, provisional: float) -> float | None:
     """Entry from the splash (:func:`divekit.contacts.splash_entry`) on the frames around the
     provisional entry, read again in the working frame and cut to the region around the diver
-    there (some 40 frames at 60 fps: memory stays flat)."""
+    there (some 40 frames at 60 fps, :meth:`VideoReader.read_region`: memory stays flat)."""
     where = entry_frames(track.times, track.framing.boxes_from_source(track.boxes), provisional, track.framing.size)
     if where is None:
         return None
     x0, x1, y0, y1 = where.region
-    frames = VideoReader(video, framing=track.framing).read(where.frames)[:, y0:y1, x0:x1]
+    frames = VideoReader(video, framing=track.framing).read_region(where.frames, where.region)
     when, _ = splash_entry(frames, track.background[y0:y1, x0:x1], track.times[where.frames], where.quiet)
     return when
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -179,12 +180,13 @@ class VideoReader:
                 elif framing.source != (source_w, source_h):
                     found = f"{source_w}x{source_h}"
                     raise DivekitError(f"{self.path} is {found}, not the {framing.source} it was framed for")
-                if framing.scaled == framing.source:
-                    self._vr = probe
-                else:
-                    del probe
-                    width, height = framing.scaled
-                    self._vr = decord.VideoReader(str(self.path), width=width, height=height, num_threads=threads)
+                # Once it has decoded a frame, a decord reader goes on decoding ahead in its own thread
+                # and holds what it decoded: 2.6 GB within 3 s of opening a 4K video. The probe is dropped;
+                # the reader kept decodes nothing until read() asks it to.
+                del probe
+                width, height = framing.scaled
+                scaled = {} if framing.scaled == framing.source else {"width": width, "height": height}
+                self._vr = decord.VideoReader(str(self.path), num_threads=threads, **scaled)
                 n = len(self._vr)
                 times = self._vr.get_frame_timestamp(np.arange(n)) if n else np.zeros((0, 2))
                 fps = float(self._vr.get_avg_fps()) if n else 0.0
@@ -247,29 +249,103 @@ class VideoReader:
                 idx = np.arange(lo, min(lo + batch_size, stop))
                 yield idx, np.stack([next(frames) for _ in idx]), self._times[idx]
 
-    def _decode_sequential(self, stop: int) -> Iterator[np.ndarray]:
-        """Frames 0..stop-1 in order, as read() gives them: upright, at the working size (a resized
-        frame may differ slightly from decord's)."""
+    def read_region(self, indices: np.ndarray | list[int], region: tuple[int, int, int, int]) -> np.ndarray:
+        """The frames ``indices`` as :meth:`read` gives them, each cut to ``region`` (x0, x1, y0, y1;
+        ends exclusive) as soon as it is decoded: (len(indices), y1 - y0, x1 - x0, 3) uint8 RGB.
+
+        Memory is one whole frame and the cut ones, whatever the video's size: decord's random
+        access held 2.5 GB of buffers to read some 50 frames of a 4K video. Decoded with PyAV from
+        the keyframe at or before the first frame wanted, each frame known by its timestamp. Where
+        the seek lands after that frame, or a timestamp is none of the index's, the video is decoded
+        from its start instead, counting frames.
+        """
         import av
 
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise DivekitError(f"frame index out of range 0..{len(self) - 1} in {self.path}")
+        if not idx.size:
+            x0, x1, y0, y1 = region
+            return np.zeros((0, max(0, y1 - y0), max(0, x1 - x0), 3), dtype=np.uint8)
+        try:
+            with contextlib.closing(self._seek_and_decode(int(idx.min()))) as frames:
+                cut = self._cut_out(frames, idx, region)
+            if cut is None:
+                with contextlib.closing(self._av_frames()) as frames:
+                    cut = self._cut_out(enumerate(frames), idx, region)
+        except av.FFmpegError as exc:
+            raise DivekitError(f"cannot decode frames of {self.path}: the file may be corrupt") from exc
+        if cut is None or len(cut) < len(set(idx.tolist())):
+            raise DivekitError(f"cannot decode frames of {self.path}: only {len(cut or ())} of the frames asked for")
+        return np.stack([cut[k] for k in idx.tolist()])
+
+    def _cut_out(
+        self, frames: Iterator[tuple[int | None, Any]], idx: np.ndarray, region: tuple[int, int, int, int]
+    ) -> dict[int, np.ndarray] | None:
+        """{index: picture cut to ``region``} for the indices ``idx`` among (index, PyAV frame) pairs,
+        read until the last; None if a frame's index is unknown or the first comes after ``idx``'s."""
+        x0, x1, y0, y1 = region
+        wanted, last = set(idx.tolist()), int(idx.max())
+        cut: dict[int, np.ndarray] = {}
+        for n, (k, frame) in enumerate(frames):
+            if k is None or (n == 0 and k > idx.min()):
+                return None
+            if k in wanted:
+                cut[k] = np.ascontiguousarray(self._picture(frame)[y0:y1, x0:x1])
+            if k >= last:
+                break
+        return cut
+
+    def _seek_and_decode(self, first: int) -> Iterator[tuple[int | None, Any]]:
+        """(index, PyAV frame) pairs from the keyframe at or before frame ``first`` on; the index is
+        None for a frame whose time is none of the index's. decord's times start at 0, the
+        container's at the stream's start time."""
+        import av
+
+        with av.open(str(self.path), metadata_errors="replace") as container:
+            stream = container.streams.best("video")
+            stream.thread_count = self._threads
+            time_base = float(stream.time_base)
+            clock = self._times + (stream.start_time * time_base if stream.start_time is not None else 0.0)
+            tolerance = 0.25 * float(np.diff(clock).min()) if len(clock) > 1 else 1e-3
+            container.seek(math.floor(clock[first] / time_base), stream=stream)
+            for frame in container.decode(stream):
+                k = int(np.argmin(np.abs(clock - frame.time))) if frame.time is not None else -1
+                yield (k if k >= 0 and abs(clock[k] - frame.time) <= tolerance else None), frame
+
+    def _av_frames(self) -> Iterator[Any]:
+        """Every decoded PyAV frame of the video from its start, in order."""
+        import av
+
+        with av.open(str(self.path), metadata_errors="replace") as container:
+            stream = container.streams.best("video")
+            stream.thread_count = self._threads
+            yield from container.decode(stream)
+
+    def _picture(self, frame) -> np.ndarray:
+        """One decoded PyAV frame as :meth:`read` gives it: upright, at the working size, framed
+        (a resized frame may differ slightly from decord's; at the video's own size they are the
+        same to the bit)."""
         framing = self.info.framing
-        size = framing.scaled
+        # decord turns the picture upright (transpose, then scale); so do we
+        turns = round(frame.rotation / 90) % 4
+        w, h = framing.scaled[::-1] if turns % 2 else framing.scaled
+        # one thread: swscale's default (one per core) was 8x slower while the model used the cores
+        image = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
+        image = np.rot90(image, turns) if turns else image
+        return image if framing.plain and not turns else np.ascontiguousarray(framing.cut(image))
+
+    def _decode_sequential(self, stop: int) -> Iterator[np.ndarray]:
+        """Frames 0..stop-1 in order, as read() gives them."""
+        import av
+
         count = 0
         try:
-            with av.open(str(self.path), metadata_errors="replace") as container:
-                stream = container.streams.best("video")
-                stream.thread_count = self._threads
-                for frame in container.decode(stream):
-                    # decord turns the picture upright (transpose, then scale); so do we
-                    turns = round(frame.rotation / 90) % 4
-                    w, h = size[::-1] if turns % 2 else size
-                    # one thread: swscale's default (one per core) was 8x slower while the model used the cores
-                    image = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
-                    image = np.rot90(image, turns) if turns else image
-                    yield image if framing.plain and not turns else np.ascontiguousarray(framing.cut(image))
-                    count += 1
-                    if count == stop:
-                        return
+            for frame in self._av_frames():
+                yield self._picture(frame)
+                count += 1
+                if count == stop:
+                    return
         except av.FFmpegError as exc:
             raise DivekitError(f"cannot decode frames of {self.path}: the file may be corrupt") from exc
         raise DivekitError(f"cannot decode frames of {self.path}: only {count} of {stop}; the file may be corrupt")
@@ -293,12 +369,11 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
     """How to cut working frames of ``size`` (width, height) from the video at ``path`` without
     distorting them (:meth:`Framing.keep_aspect`), the window where the video moves most.
 
-    :data:`ACTIVITY_FRAMES` frames spread evenly in time, decoded small in one pass over the video
-    (memory stays flat), are compared with their per-pixel median (the
-    empty scene, as ``divekit background`` estimates it); the pixels that differ by more than the
-    noise and :data:`ACTIVITY_FLOOR` are counted in each column, and the window holds the most of
-    them (:func:`divekit.framing.busiest_window`). A diver crosses a few metres of
-    a landscape frame, the water's shimmer is everywhere alike.
+    :data:`ACTIVITY_FRAMES` frames spread evenly in time, decoded small (memory stays flat), are
+    compared with their per-pixel median (the empty scene, as ``divekit background`` estimates it);
+    the pixels that differ by more than the noise and :data:`ACTIVITY_FLOOR` are counted in each
+    column, and the window holds the most of them (:func:`divekit.framing.busiest_window`). A diver
+    crosses a few metres of a landscape frame, the water's shimmer is everywhere alike.
     """
     from divekit.motion import colour_difference, foreground_threshold
 
@@ -310,9 +385,8 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
         return centred
     k = ACTIVITY_SIDE / min(source)
     small = VideoReader(path, size=(max(2, round(source[0] * k)), max(2, round(source[1] * k))))
-    # streamed, not read by index: decord held some 380 MB of decoded 1080p frames for 32 small ones
-    wanted = set(small.sample_evenly(ACTIVITY_FRAMES).tolist())
-    frames = np.concatenate([batch[np.isin(idx, list(wanted))] for idx, batch, _ in small.iter_batches(64)])
+    # decoded with PyAV, only these converted: decord held some 380 MB of 1080p frames for 32 small ones
+    frames = small.read_region(small.sample_evenly(ACTIVITY_FRAMES), (0, small.info.width, 0, small.info.height))
     diff = colour_difference(frames, np.median(frames, axis=0).astype(np.uint8))
     moving = diff > foreground_threshold(diff, ACTIVITY_FLOOR)
     columns = moving.sum(axis=(0, 1))  # the window moves along the width only

@@ -55,6 +55,56 @@ def test_streamed_frames_are_the_frames_read_by_index(falling_square):
     assert np.abs(streamed.astype(int) - small.read(np.arange(len(small))).astype(int)).mean() < 2.0
 
 
+def test_region_reads_are_the_frames_read_by_index_cut(falling_square):
+    # any order, repeats, at the source size and resized (within 2 grey levels: two resamplers)
+    idx = [20, 3, 3, 39, 0]
+    reader = VideoReader(falling_square.path)
+    np.testing.assert_array_equal(reader.read_region(idx, (5, 50, 10, 100)), reader.read(idx)[:, 10:100, 5:50])
+    small = VideoReader(falling_square.path, size=(32, 64))
+    cut = small.read_region(idx, (4, 28, 8, 60)).astype(int)
+    assert cut.shape == (5, 52, 24, 3)
+    assert np.abs(cut - small.read(idx)[:, 8:60, 4:28]).mean() < 2.0
+
+
+def _numbered_clip(path, frames: int, start_s: float, keyframe_every: int):
+    """A clip whose frame k is grey level 4k, starting at ``start_s`` s, with a keyframe every few
+    frames (so a read seeks), written with PyAV directly."""
+    import fractions
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.gop_size = keyframe_every
+        stream.time_base = fractions.Fraction(1, 90000)
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 4 * k, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round((start_s + k / 25) * 90000), stream.time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def test_region_reads_seek_and_know_each_frame_by_its_time(tmp_path, monkeypatch):
+    # the container's clock starts at 1 s and decord's index at 0: frame 37 is still frame 37
+    clip = _numbered_clip(tmp_path / "late.mp4", 60, start_s=1.0, keyframe_every=5)
+    reader = VideoReader(clip)
+    assert reader.timestamps[0] == 0.0
+    monkeypatch.setattr(reader, "_av_frames", lambda: pytest.fail("decoded from the start, not after a seek"))
+    levels = reader.read_region([37, 41, 52, 37], (0, 32, 0, 32)).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(levels, [148, 164, 208, 148], atol=2)
+
+
+def test_region_reads_decode_from_the_start_when_times_do_not_match(tmp_path, monkeypatch):
+    clip = _numbered_clip(tmp_path / "n.mp4", 30, start_s=0.0, keyframe_every=5)
+    reader = VideoReader(clip)
+    seek = reader._seek_and_decode
+    monkeypatch.setattr(reader, "_seek_and_decode", lambda first: ((None, frame) for _, frame in seek(first)))
+    levels = reader.read_region([12, 21], (0, 32, 0, 32)).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(levels, [48, 84], atol=2)
+
+
 def test_sample_evenly_is_even_in_time_not_index(falling_square):
     reader = VideoReader(falling_square.path)
     idx = reader.sample_evenly(5)
