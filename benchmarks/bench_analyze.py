@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peak_memory import peak_rss_mb
 
 from divekit.analyze import analyze_video, load_model, track_video
 from divekit.labels import read_labels
@@ -138,15 +138,31 @@ def repeated(video: Path, times: int, out: Path) -> Path:
     return out
 
 
-MEMORY_CHILD = """
-import resource, sys, tempfile
+MEMORY_CHILD = f"""
+import json, sys, tempfile
 from pathlib import Path
-from divekit.analyze import analyze_video, load_model
-model, _, name = load_model(None if sys.argv[2] == '-' else Path(sys.argv[2]))
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from peak_memory import peak_rss_mb
+from divekit.commands import main
+video, model = Path(sys.argv[1]), sys.argv[2]
 with tempfile.TemporaryDirectory() as out:
-    report = analyze_video(model, name, Path(sys.argv[1]), Path(out) / 'report')
-print(report.summary['frames'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    sys.argv = ['divekit', 'analyze', str(video), '-o', out + '/r'] + ([] if model == '-' else ['--model', model])
+    try:
+        main()
+    except SystemExit as done:
+        if done.code:
+            raise
+    frames = json.loads((Path(out) / 'r' / video.stem / 'summary.json').read_text())['frames']
+print(frames, peak_rss_mb())
 """
+
+
+def peak_rss(video: Path, model_arg: str) -> tuple[int, float]:
+    """(frames, peak RSS in MB) of the whole ``divekit analyze`` command on ``video``, in a process of
+    its own."""
+    child = [sys.executable, "-c", MEMORY_CHILD, str(video), model_arg]
+    frames, peak = subprocess.run(child, check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
+    return int(frames), round(float(peak), 1)
 
 
 def memory(video: Path, model_arg: str, factors=(1, 4, 16)) -> list[dict]:
@@ -157,10 +173,8 @@ def memory(video: Path, model_arg: str, factors=(1, 4, 16)) -> list[dict]:
             background_png = video.with_suffix("").with_suffix(".background.png")
             if background_png.exists():
                 (Path(tmp) / f"x{factor}.background.png").write_bytes(background_png.read_bytes())
-            out = subprocess.run(
-                [sys.executable, "-c", MEMORY_CHILD, str(clip), model_arg], check=True, capture_output=True, text=True
-            ).stdout.split()
-            rows.append({"repeat": factor, "frames": int(out[0]), "peak_rss_mb": round(int(out[1]) / 1024, 1)})
+            frames, peak = peak_rss(clip, model_arg)
+            rows.append({"repeat": factor, "frames": frames, "peak_rss_mb": peak})
     return rows
 
 
@@ -220,10 +234,12 @@ def main() -> None:
         print(json.dumps(results["speed"]), file=sys.stderr)
         if args.speed_clips:
             results["speed_more"] = [speed(model, video) for video in args.speed_clips]
+            for row, video in zip(results["speed_more"], args.speed_clips, strict=True):
+                row["peak_rss_mb"] = peak_rss(video, str(args.model) if args.model else "-")[1]
         if not args.skip_memory:
             results["memory"] = memory(clips[0], str(args.model) if args.model else "-")
             print(json.dumps(results["memory"]), file=sys.stderr)
-    results["peak_rss_this_process_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results["peak_rss_this_process_mb"] = round(peak_rss_mb(), 1)
     name_ = "results.json" if args.only is None else f"results_{args.only}.json"
     (args.out / name_).write_text(json.dumps(results, indent=2, default=str))
     print_tables(results)
@@ -249,11 +265,14 @@ def print_tables(results: dict) -> None:
         for key in counted:
             print(f"{key:<24}" + "".join(f"{results[k]['summary'].get(key, '-'):>22}" for k in sets))
     if "speed" in results:
-        print(f"\n{'clip':<16}{'size':>10}{'frames':>8}{'analyze fps':>13}{'decode fps':>12}{'with report s':>15}")
+        print(
+            f"\n{'clip':<16}{'size':>10}{'frames':>8}{'analyze fps':>13}{'decode fps':>12}{'with report s':>15}"
+            f"{'peak RSS MB':>13}"
+        )
         for sp in [results["speed"], *results.get("speed_more", [])]:
             print(
                 f"{sp['clip']:<16}{sp['size']:>10}{sp['frames']:>8}{sp['analyze_fps']:>13}{sp['decode_only_fps']:>12}"
-                f"{sp['analyze_with_report_s']:>15}"
+                f"{sp['analyze_with_report_s']:>15}{sp.get('peak_rss_mb', '-'):>13}"
             )
     if "memory" in results:
         print(f"\n{'repeat':>6}{'frames':>8}{'peak RSS MB':>13}")

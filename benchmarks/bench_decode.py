@@ -5,8 +5,8 @@
 Every clip in the folder, then one 4x longer clip (the first clip four times over, re-encoded
 with ``VideoWriter``, timestamps continuing), is opened and streamed in batches of 32 frames at
 its own size, ``--repeat`` times (the fastest pass is reported). Each clip runs in a fresh process,
-so the peak RSS (``getrusage`` ru_maxrss: python, numpy, decord and the frames in flight) is that
-clip's own; the first row is a process that imports the same and decodes nothing, to subtract.
+so the peak RSS (VmHWM, :func:`peak_memory.peak_rss_mb`: python, numpy, decord and the frames in
+flight) is that clip's own; the first row is a process that imports the same and decodes nothing, to subtract.
 Prints one table:
 
     clip, frames, size, open s, decode s (wall), cpu s, frames/s (decode only), peak RSS MB
@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peak_memory import peak_rss_mb
 
 BATCH = 32
 
@@ -53,7 +54,7 @@ def measure(path: str | None, threads: int, repeat: int) -> dict:
         if not best["frames"] or run["decode_s"] < best["decode_s"]:
             best = run
         del reader
-    best["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    best["rss_mb"] = peak_rss_mb()
     return best
 
 
