@@ -142,6 +142,41 @@ def _check_frame_count(path: Path) -> None:
             raise DivekitError(f"cannot read {path}: its header gives an impossible frame count; the file is corrupt")
 
 
+def _pyav_index(path: Path) -> tuple[tuple[int, int], np.ndarray, float] | None:
+    """What decord's index gives, read with PyAV, for a video decord cannot open but PyAV can decode
+    (AV1: decord's FFmpeg has no decoder for it): the upright (width, height) of its first frame,
+    (N, 2) start and end times of every frame from the stream's start, as decord counts them, and
+    the average rate. None if PyAV cannot decode it either. The times are the packets', read
+    without decoding; a stream whose packets carry no times is decoded once to date its frames.
+    """
+    import av
+
+    try:
+        with _quiet_native_stderr(), av.open(str(path), metadata_errors="replace") as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.best("video")
+            first = next(container.decode(stream), None)
+            if first is None:
+                return None
+            turns = round(first.rotation / 90) % 4
+            size = (first.height, first.width) if turns % 2 else (first.width, first.height)
+            rate = float(stream.average_rate) if stream.average_rate else 0.0
+            start, time_base = stream.start_time or 0, float(stream.time_base)
+        with _quiet_native_stderr(), av.open(str(path), metadata_errors="replace") as container:
+            packets = [(p.pts, p.duration or 0) for p in container.demux(container.streams.best("video")) if p.size]
+        if any(pts is None for pts, _ in packets):
+            with _quiet_native_stderr(), av.open(str(path), metadata_errors="replace") as container:
+                packets = [(f.pts, f.duration or 0) for f in container.decode(container.streams.best("video"))]
+    except av.FFmpegError:
+        return None
+    if any(pts is None for pts, _ in packets):
+        return None
+    pts, duration = np.array(sorted(packets), dtype=np.float64).reshape(-1, 2).T
+    starts = (pts - start) * time_base
+    return size, np.stack([starts, starts + duration * time_base], axis=1), rate
+
+
 class VideoReader:
     """Random access and bounded-memory streaming over one video.
 
@@ -175,15 +210,11 @@ class VideoReader:
             with _quiet_native_stderr():
                 probe = decord.VideoReader(str(self.path), num_threads=1)
                 source_h, source_w = probe[0].shape[:2] if len(probe) else (0, 0)
-                if framing is None:
-                    framing = Framing.whole((int(source_w), int(source_h)), size)
-                elif framing.source != (source_w, source_h):
-                    found = f"{source_w}x{source_h}"
-                    raise DivekitError(f"{self.path} is {found}, not the {framing.source} it was framed for")
                 # Once it has decoded a frame, a decord reader goes on decoding ahead in its own thread
                 # and holds what it decoded: 2.6 GB within 3 s of opening a 4K video. The probe is dropped;
                 # the reader kept decodes nothing until read() asks it to.
                 del probe
+                framing = self._check_framing((int(source_w), int(source_h)), size, framing)
                 width, height = framing.scaled
                 scaled = {} if framing.scaled == framing.source else {"width": width, "height": height}
                 self._vr = decord.VideoReader(str(self.path), num_threads=threads, **scaled)
@@ -193,7 +224,13 @@ class VideoReader:
         except DivekitError:
             raise
         except Exception as exc:  # decord raises bare RuntimeError/DECORDError for every failure
-            raise DivekitError(_diagnose(self.path)) from exc
+            index = _pyav_index(self.path)  # an encoding decord's FFmpeg lacks (AV1) that PyAV's has
+            if index is None:
+                raise DivekitError(_diagnose(self.path)) from exc
+            source, times, fps = index
+            framing = self._check_framing(source, size, framing)
+            self._vr = None  # every frame is decoded with PyAV
+            n = len(times)
         if n == 0:
             raise DivekitError(f"{self.path} contains no video frames")
         self._times = np.asarray(times[:, 0], dtype=np.float64)
@@ -211,6 +248,15 @@ class VideoReader:
             framing=framing,
         )
 
+    def _check_framing(self, source: tuple[int, int], size: tuple[int, int] | None, framing: Framing | None) -> Framing:
+        """The framing to read with: the one given, which must be for a video of ``source`` (width,
+        height), or the whole frame scaled to ``size``."""
+        if framing is None:
+            return Framing.whole(source, size)
+        if framing.source != source:
+            raise DivekitError(f"{self.path} is {source[0]}x{source[1]}, not the {framing.source} it was framed for")
+        return framing
+
     def __len__(self) -> int:
         return self.info.frame_count
 
@@ -224,6 +270,8 @@ class VideoReader:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise DivekitError(f"frame index out of range 0..{len(self) - 1} in {self.path}")
+        if self._vr is None:
+            return self.read_region(idx, (0, self.info.width, 0, self.info.height))
         try:
             with _quiet_native_stderr():
                 frames = self._vr.get_batch(idx.tolist()).asnumpy()

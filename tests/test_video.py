@@ -105,6 +105,21 @@ def test_region_reads_decode_from_the_start_when_times_do_not_match(tmp_path, mo
     np.testing.assert_allclose(levels, [48, 84], atol=2)
 
 
+def test_a_video_decord_cannot_open_is_indexed_and_read_with_pyav(falling_square, monkeypatch):
+    # decord's FFmpeg has no AV1 decoder, PyAV's has: the index comes from the packets instead
+    import decord
+
+    known = VideoReader(falling_square.path)
+    monkeypatch.setattr(decord, "VideoReader", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no decoder")))
+    reader = VideoReader(falling_square.path)
+    assert len(reader) == len(known) and reader.info.nominal_fps == pytest.approx(known.info.nominal_fps)
+    np.testing.assert_allclose(reader.timestamps, known.timestamps, atol=1e-6)  # variable rate
+    np.testing.assert_array_equal(reader.read([0, 5, 39]), known.read([0, 5, 39]))
+    streamed = np.concatenate([f for _, f, _ in reader.iter_batches(batch_size=16)])
+    np.testing.assert_array_equal(streamed, known.read(np.arange(len(known))))
+    assert VideoReader(falling_square.path, size=(32, 64)).read([7]).shape == (1, 64, 32, 3)
+
+
 def test_sample_evenly_is_even_in_time_not_index(falling_square):
     reader = VideoReader(falling_square.path)
     idx = reader.sample_evenly(5)
