@@ -46,7 +46,7 @@ def _transcode(source: Path, target: Path, codec: str) -> Path:
         stream_in = src.streams.video[0]
         stream = out.add_stream(codec, rate=stream_in.average_rate)
         stream.width, stream.height, stream.pix_fmt = stream_in.width, stream_in.height, "yuv420p"
-        stream.time_base = stream_in.time_base
+        stream.time_base = stream.codec_context.time_base = stream_in.time_base
         for frame in src.decode(stream_in):
             frame.pict_type = av.video.frame.PictureType.NONE
             out.mux(stream.encode(frame))
@@ -54,17 +54,22 @@ def _transcode(source: Path, target: Path, codec: str) -> Path:
     return target
 
 
-def test_an_av1_video_is_analysed(tmp_path, dive_folder, tiny_pose_model):
-    # decord cannot decode AV1 (a video saved from the web may be AV1); PyAV reads it instead
+@pytest.mark.parametrize(
+    ("codec", "name"), [("libx265", "dive1.mov"), ("libvpx-vp9", "dive1.webm"), ("libsvtav1", "dive1.mp4")]
+)
+def test_other_encodings_are_analysed(tmp_path, dive_folder, tiny_pose_model, codec, name):
+    # HEVC is the iPhone's default; decord cannot decode AV1 (a clip saved from the web may be AV1),
+    # PyAV reads it instead
     import av
 
-    if "libsvtav1" not in av.codecs_available:
-        pytest.skip("this PyAV has no AV1 encoder to make the clip with")
-    clip = _transcode(dive_folder / "dive0.mp4", tmp_path / "dive0.mp4", "libsvtav1")
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV has no {codec} encoder to make the clip with")
+    clip = _transcode(dive_folder / "dive1.mp4", tmp_path / name, codec)  # a variable frame rate
     result = analyze(clip, "--model", tiny_pose_model, "-o", tmp_path / "reports")
     assert result.exit_code == 0, result.stderr
-    frames = pd.read_csv(tmp_path / "reports" / "dive0" / "frames.csv")
-    np.testing.assert_allclose(frames.time_s, VideoReader(dive_folder / "dive0.mp4").timestamps, atol=1e-4)
+    frames = pd.read_csv(tmp_path / "reports" / "dive1" / "frames.csv")
+    # WebM keeps milliseconds
+    np.testing.assert_allclose(frames.time_s, VideoReader(dive_folder / "dive1.mp4").timestamps, atol=6e-4)
 
 
 def test_report_has_frames_summary_and_plots(tmp_path, dive_folder, tiny_pose_model):
