@@ -142,6 +142,29 @@ def _check_frame_count(path: Path) -> None:
             raise DivekitError(f"cannot read {path}: its header gives an impossible frame count; the file is corrupt")
 
 
+_UPRIGHT_SIZES: dict[tuple[str, int, int], tuple[int, int]] = {}  # (file, bytes, mtime ns) -> (w, h)
+
+
+def _upright_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the video's frames as decord turns them upright, (0, 0) with no frames.
+
+    decord tells it only by decoding a frame (0.09 s at 4K), and ``analyze`` opens a video some six
+    times, so it is kept for the file as it is now. Once it has decoded a frame, a decord reader goes
+    on decoding ahead in its own thread and holds what it decoded (2.6 GB within 3 s of opening a 4K
+    video), so the probe is dropped at once.
+    """
+    import decord
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _UPRIGHT_SIZES:
+        probe = decord.VideoReader(str(path), num_threads=1)
+        height, width = probe[0].shape[:2] if len(probe) else (0, 0)
+        del probe
+        _UPRIGHT_SIZES[key] = (int(width), int(height))
+    return _UPRIGHT_SIZES[key]
+
+
 def _pyav_index(path: Path) -> tuple[tuple[int, int], np.ndarray, float] | None:
     """What decord's index gives, read with PyAV, for a video decord cannot open but PyAV can decode
     (AV1: decord's FFmpeg has no decoder for it): the upright (width, height) of its first frame,
@@ -208,15 +231,10 @@ class VideoReader:
         _check_frame_count(self.path)
         try:
             with _quiet_native_stderr():
-                probe = decord.VideoReader(str(self.path), num_threads=1)
-                source_h, source_w = probe[0].shape[:2] if len(probe) else (0, 0)
-                # Once it has decoded a frame, a decord reader goes on decoding ahead in its own thread
-                # and holds what it decoded: 2.6 GB within 3 s of opening a 4K video. The probe is dropped;
-                # the reader kept decodes nothing until read() asks it to.
-                del probe
-                framing = self._check_framing((int(source_w), int(source_h)), size, framing)
+                framing = self._check_framing(_upright_size(self.path), size, framing)
                 width, height = framing.scaled
                 scaled = {} if framing.scaled == framing.source else {"width": width, "height": height}
+                # decodes nothing (and so holds nothing) until read() asks it to
                 self._vr = decord.VideoReader(str(self.path), num_threads=threads, **scaled)
                 n = len(self._vr)
                 times = self._vr.get_frame_timestamp(np.arange(n)) if n else np.zeros((0, 2))
@@ -275,8 +293,10 @@ class VideoReader:
         try:
             with _quiet_native_stderr():
                 frames = self._vr.get_batch(idx.tolist()).asnumpy()
-        except Exception as exc:
-            raise DivekitError(f"cannot decode frames of {self.path}: the file may be corrupt") from exc
+        except Exception:
+            # decord cannot scale to some widths (48 px: "The size must exactly match"); PyAV can, and
+            # says so if the file is corrupt
+            return self.read_region(idx, (0, self.info.width, 0, self.info.height))
         return frames if self.info.framing.plain else np.ascontiguousarray(self.info.framing.cut(frames))
 
     def iter_batches(

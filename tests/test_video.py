@@ -25,6 +25,15 @@ def test_frames_are_rgb_uint8_and_match_the_scene(falling_square):
     assert err < 4
 
 
+def test_sizes_decord_cannot_scale_to_are_read_with_pyav(falling_square):
+    # decord refuses some widths ("The size must exactly match" at 48 px) and the file looked corrupt
+    reader = VideoReader(falling_square.path, size=(48, 96))
+    frames = reader.read([0, 9])
+    assert frames.shape == (2, 96, 48, 3)
+    streamed = np.concatenate([f for _, f, _ in reader.iter_batches(batch_size=16)])
+    np.testing.assert_array_equal(frames, streamed[[0, 9]])
+
+
 def test_resize_to_working_resolution(falling_square):
     reader = VideoReader(falling_square.path, size=(32, 64))
     assert (reader.info.width, reader.info.height) == (32, 64)
@@ -118,6 +127,18 @@ def test_a_video_decord_cannot_open_is_indexed_and_read_with_pyav(falling_square
     streamed = np.concatenate([f for _, f, _ in reader.iter_batches(batch_size=16)])
     np.testing.assert_array_equal(streamed, known.read(np.arange(len(known))))
     assert VideoReader(falling_square.path, size=(32, 64)).read([7]).shape == (1, 64, 32, 3)
+
+
+def test_a_video_rewritten_in_place_is_read_at_its_new_size(tmp_path):
+    # the upright size is kept per file between opens; a new file at the same path is measured again
+    clip = tmp_path / "same_name.mp4"
+    for width, height in ((32, 64), (64, 32)):
+        with VideoWriter(clip, width, height) as writer:
+            for k in range(3):
+                writer.write(np.full((height, width, 3), 60 * k, np.uint8), k / 25)
+        reader = VideoReader(clip)
+        assert (reader.info.source_width, reader.info.source_height) == (width, height)
+        assert reader.read([1]).shape == (1, height, width, 3)
 
 
 def test_sample_evenly_is_even_in_time_not_index(falling_square):
