@@ -445,9 +445,8 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
     """
     from divekit.motion import colour_difference, foreground_threshold
 
-    probe = VideoReader(path)
-    source = (probe.info.source_width, probe.info.source_height)
-    del probe  # an open decord reader goes on decoding ahead at full size in its own thread
+    probe = VideoReader(path).info
+    source = (probe.source_width, probe.source_height)
     centred = Framing.keep_aspect(source, size)
     if not centred.cuts:
         return centred
