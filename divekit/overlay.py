@@ -20,6 +20,7 @@ from divekit.video import VideoReader, VideoWriter
 BOX_COLOUR = (255, 210, 0)
 LEFT_COLOUR, RIGHT_COLOUR, MID_COLOUR = (70, 150, 255), (255, 80, 80), (235, 235, 235)
 TEXT_COLOUR, TEXT_BACKGROUND = (255, 255, 255), (0, 0, 0, 150)
+BATCH_BYTES = 64 * 2**20  # decoded frames held at once while the overlay is drawn (10 at 1080p)
 
 
 def project_skeleton(
@@ -141,7 +142,7 @@ def write_overlay(
     lines_per_frame: Callable[[int], list[str]] | list[list[str]],
     size: tuple[int, int] | None = None,
     *,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Stream ``video``, draw every frame (:func:`draw_frame`) and write ``out`` at the source frame times.
@@ -149,8 +150,9 @@ def write_overlay(
     boxes_px (N, 4) as (cx, cy, w, h) and joints_px (N, 13, 2) are in pixels of the source video,
     N its frame count; ``lines_per_frame(i)`` or ``lines_per_frame[i]`` is the text of frame i.
     ``size=(width, height)`` decodes and writes at that resolution (coordinates are scaled to it).
-    H.264 needs even sizes: an odd last row or column is cropped. Memory is one batch of frames;
-    ``progress(done, total)`` is called after each batch. ``out`` appears complete or not at all.
+    H.264 needs even sizes: an odd last row or column is cropped. Memory is one batch of frames, by
+    default as many as fit in :data:`BATCH_BYTES` (16 at most); ``progress(done, total)`` is called
+    after each batch. ``out`` appears complete or not at all.
     """
     reader = VideoReader(video, size=size)
     info = reader.info
@@ -170,6 +172,8 @@ def write_overlay(
     if joints is not None:
         joints = joints * np.array([sx, sy])
     width, height = info.width - info.width % 2, info.height - info.height % 2
+    if batch_size is None:
+        batch_size = int(np.clip(BATCH_BYTES // (width * height * 3), 1, 16))
     fps = info.nominal_fps if info.nominal_fps > 0 else 30.0
     with atomic_path(Path(out)) as tmp, VideoWriter(tmp, width, height, fps_hint=fps) as writer:
         for indices, frames, times in reader.iter_batches(batch_size):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_cli import assert_one_line_error, run, runner
 
-from divekit.analyze import FRAME_COLUMNS, default_model_path, load_model
+from divekit.analyze import FRAME_COLUMNS, default_model_path, load_model, overlay_size
 from divekit.commands import app
 from divekit.divemetrics import SUMMARY_KEYS
 from divekit.skeleton import JOINTS
@@ -105,6 +105,35 @@ def test_overlay_video_keeps_every_frame_and_its_time(tmp_path, dive_folder, tin
     source, overlay = VideoReader(dive_folder / "dive1.mp4"), VideoReader(out / "dive1" / "overlay.mp4")
     assert len(overlay) == len(source)
     np.testing.assert_allclose(overlay.timestamps, source.timestamps, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("source", "written"),
+    [((3840, 2160), (1920, 1080)), ((2160, 3840), (1080, 1920)), ((4096, 2160), (2048, 1080)),
+     ((3000, 2001), (1620, 1080)), ((1920, 1080), None), ((256, 512), None)],
+)  # fmt: skip
+def test_the_overlay_of_a_video_beyond_full_hd_is_written_at_full_hd(source, written):
+    assert overlay_size(source) == written
+
+
+def test_overlay_of_a_large_video_is_scaled_with_its_drawing(tmp_path, dive_folder, tiny_pose_model, monkeypatch):
+    import divekit.analyze
+
+    monkeypatch.setattr(divekit.analyze, "OVERLAY_SHORT_SIDE", 96)  # the 128x256 clip counts as large
+    out = tmp_path / "reports"
+    result = analyze(dive_folder / "dive0.mp4", "--model", tiny_pose_model, "-o", out, "--overlay")
+    assert result.exit_code == 0, result.stderr
+    overlay = VideoReader(out / "dive0" / "overlay.mp4")
+    assert (overlay.info.source_width, overlay.info.source_height) == (96, 192)
+    # the box is drawn where the diver is, at the overlay's scale: its colour lies within the box (on
+    # the lowest frame, clear of the text at the top)
+    frames = pd.read_csv(out / "dive0" / "frames.csv")
+    k = int(frames.box_cy.idxmax())
+    image = overlay.read([k])[0].astype(int)
+    yellow = (image[..., 0] - image[..., 2] > 80) & (image[..., 1] > 100)  # the box, after H.264's chroma
+    ys, xs = np.nonzero(yellow)
+    cx, cy, w, h = frames.loc[k, ["box_cx", "box_cy", "box_w", "box_h"]] * 0.75
+    assert len(xs) and abs(xs.mean() - cx) < w / 2 + 2 and abs(ys.mean() - cy) < h / 2 + 2
 
 
 def test_no_flight_says_so_and_invents_nothing(tmp_path, empty_pool, tiny_pose_model):
