@@ -47,6 +47,8 @@ def _transcode(source: Path, target: Path, codec: str) -> Path:
         stream = out.add_stream(codec, rate=stream_in.average_rate)
         stream.width, stream.height, stream.pix_fmt = stream_in.width, stream_in.height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = stream_in.time_base
+        fastest = {"libx265": {"preset": "ultrafast"}, "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8"}}
+        stream.options = fastest.get(codec, {"preset": "12"} if codec == "libsvtav1" else {})
         for frame in src.decode(stream_in):
             frame.pict_type = av.video.frame.PictureType.NONE
             out.mux(stream.encode(frame))
