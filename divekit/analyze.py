@@ -45,7 +45,7 @@ from divekit.inference import boxes_to_pixels, frames_to_tensor
 from divekit.io import atomic_path, replace_dir, write_json_atomic
 from divekit.motion import silhouettes
 from divekit.pose import PoseModel, load_pose_model
-from divekit.skeleton import JOINTS
+from divekit.skeleton import JOINTS, steady_size
 from divekit.video import VideoReader, framing_for
 
 DEFAULT_MODEL = "default_model.pt"
@@ -130,7 +130,7 @@ def track_video(
             progress(int(idx[-1]) + 1, n)
     framing = reader.info.framing
     return Track(
-        reader.timestamps.copy(), framing.boxes_to_source(boxes_to_pixels(boxes, size)), joints, axis,
+        reader.timestamps.copy(), framing.boxes_to_source(boxes_to_pixels(boxes, size)), steady_size(joints), axis,
         framing.to_source(centre), framing, origin, background,
     )  # fmt: skip
 

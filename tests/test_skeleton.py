@@ -57,3 +57,25 @@ def test_torso_frame_upright_and_rotated():
     assert fr[0] == pytest.approx(R @ f)
     with pytest.raises(ValueError):
         torso_frame(np.zeros((12, 3)))
+
+
+def test_steady_size_by_hand():
+    # one skeleton at full size, at half size and at a quarter, away from the origin; and a NaN frame
+    full = np.zeros((13, 3))
+    full[:, 1] = np.arange(13) * 0.1  # joints 0.1 m apart along y: bones of known length
+    lengths = skeleton.bone_lengths(full).sum()
+    shift = np.array([1.0, 2.0, 3.0])
+    hips = pelvis(full)
+    frames = np.stack([full, hips + (full - hips) * 0.5, hips + (full - hips) * 0.25, np.full((13, 3), np.nan)]) + shift
+    # percentile 50 of the sums (L, L/2, L/4) is L/2: every frame gets bones summing to L/2
+    steady = skeleton.steady_size(frames, quantile=50)
+    np.testing.assert_allclose(skeleton.bone_lengths(steady[:3]).sum(axis=-1), [lengths / 2] * 3)
+    np.testing.assert_allclose(pelvis(steady[:3]), pelvis(frames[:3]))  # scaled about the pelvis
+    np.testing.assert_allclose(steady[1], frames[1])  # already that size: unchanged
+    np.testing.assert_allclose(steady[2] - (hips + shift), (full - hips) * 0.5)
+    assert np.isnan(steady[3]).all()
+    # the default is the 90th percentile: over the sums (L/4, L/2, L), numpy's linear rule puts it
+    # at position 0.9 * 2 = 1.8, so L/2 + 0.8 * L/2 = 0.9 L
+    np.testing.assert_allclose(
+        skeleton.bone_lengths(skeleton.steady_size(frames)[:3]).sum(axis=-1), [0.9 * lengths] * 3
+    )
