@@ -46,6 +46,7 @@ from divekit.pose import (
 )
 from divekit.sampling import TupleSampler
 from divekit.selfsup import SelfSupConfig, SelfSupModel, SelfSupObjective, Theta, Variant
+from divekit.skeleton import steady_size
 from divekit.training import Callback, TrainConfig, Trainer, set_seed
 
 TRAIN_STAGE = "train"
@@ -271,7 +272,7 @@ def run_train(
     plot_losses([{"step": k + 1, "pose3d": v} for k, v in enumerate(phi_losses)], run_dir / "pose_losses.png")
     result.wrote.append("pose_losses.png")
 
-    predictions = [predict_poses(phi, k.latent) for k in codes]
+    predictions = [steady_size(predict_poses(phi, k.latent)) for k in codes]  # one diver's size per video
     tables = [poses_dataframe(c.name, np.arange(len(c)), c.times, p) for c, p in zip(clips, predictions, strict=True)]
     with atomic_path(run_dir / "poses.csv") as tmp:
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False, float_format="%.5f")
