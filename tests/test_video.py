@@ -141,6 +141,36 @@ def test_a_video_rewritten_in_place_is_read_at_its_new_size(tmp_path):
         assert reader.read([1]).shape == (1, height, width, 3)
 
 
+def test_a_phone_clip_stored_sideways_is_read_upright_by_every_path(tmp_path, monkeypatch):
+    # a phone filming in portrait stores landscape frames and a display rotation
+    import fractions
+
+    import av
+    import decord
+
+    clip = tmp_path / "sideways.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.set_display_rotation(90)
+        for k in range(6):
+            image = np.zeros((32, 64, 3), np.uint8)
+            image[:, :16] = 250  # a bright band on the stored frame's left
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = k, fractions.Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    reader = VideoReader(clip)
+    assert (reader.info.source_width, reader.info.source_height) == (32, 64)
+    frames = reader.read([0, 4])
+    # turned 90 degrees counter-clockwise for display (FFmpeg's convention): the band is along the bottom
+    assert frames[:, 48:].mean() > 200 and frames[:, :40].mean() < 40
+    np.testing.assert_array_equal(reader.read_region([0, 4], (0, 32, 0, 64)), frames)
+    np.testing.assert_array_equal(np.concatenate([f for _, f, _ in reader.iter_batches(16)])[[0, 4]], frames)
+    monkeypatch.setattr(decord, "VideoReader", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no decoder")))
+    np.testing.assert_array_equal(VideoReader(clip).read([0, 4]), frames)
+
+
 def test_sample_evenly_is_even_in_time_not_index(falling_square):
     reader = VideoReader(falling_square.path)
     idx = reader.sample_evenly(5)
