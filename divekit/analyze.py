@@ -82,7 +82,7 @@ class Track:
 
     times: np.ndarray  # (N,) seconds
     boxes: np.ndarray  # (N, 4) cx, cy, w, h
-    joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame
+    joints: np.ndarray  # (N, 13, 3) metres, pelvis-centred, camera frame, one size for the clip (steady_size)
     axis_angle: np.ndarray  # (N,) radians mod π: the silhouette's long axis in the box (image axes)
     centre: np.ndarray  # (N, 2) x, y: the silhouette's centroid, the track the fall is fitted to
     framing: Framing  # where the model's working frame is in the video's
