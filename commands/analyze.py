@@ -119,6 +119,15 @@ def analyze(
     for report in reports:  # why a figure is missing, in full
         if report.summary.get("reason"):
             console.print(f"{report.video.name}: {report.summary['reason']}", highlight=False)
+        if report.summary.get("other_flights"):
+            others = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in report.summary["other_flights"])
+            takeoff = report.summary["takeoff_time_s"]
+            which = f"the dive that takes off at {takeoff:.2f} s" if takeoff is not None else "one dive"
+            console.print(
+                f"{report.video.name}: this report is of {which}; the video holds"
+                f" {len(report.summary['other_flights'])} more free fall (at {others}): cut it to analyse each dive",
+                highlight=False,
+            )
         if report.summary.get("flight_frames_at_window_edge"):
             x, _, w, _ = report.summary["window_px"]
             n = report.summary["flight_frames_at_window_edge"]

@@ -93,6 +93,7 @@ SUMMARY_KEYS = (
     "apex_height_m_uncertainty",
     "entry_speed_mps_uncertainty",
     "horizontal_travel_m_uncertainty",
+    "other_flights",
 )
 
 
@@ -117,6 +118,7 @@ class Flight:
     in_flight: np.ndarray  # (N,) bool: frames from the first to the last frame of the run
     takeoff_source: str | None = None  # what dated take-off: "feet", "box" or "free-fall run"
     entry_source: str | None = None  # what dated entry: "splash", "box" or "free-fall run"
+    other_flights: tuple[tuple[float, float], ...] = ()  # (start, end) s of other dives in the track
 
     @property
     def complete(self) -> bool:
@@ -223,6 +225,11 @@ def _find_flight(
     hi = entry if entry is not None else fit.t_end
     in_flight = np.zeros(len(t), dtype=bool)
     in_flight[int(np.argmin(np.abs(t - lo))) : int(np.argmin(np.abs(t - hi))) + 1] = True
+    drop = OTHER_DIVE_DROP * float(np.median(h[ok])) if box_h is not None else 0.0
+    others = other_flights(
+        t, y, ok & ~_near(t, lo, hi), tol_px=tol_px, acc_range=acc_range, min_flight_s=min_flight_s,
+        min_sag_tol=min_sag_tol, min_drop_px=drop,
+    )  # fmt: skip
     return (
         Flight(
             fit=fit,
@@ -233,9 +240,66 @@ def _find_flight(
             in_flight=in_flight,
             takeoff_source=takeoff_source,  # None exactly when take-off was not seen
             entry_source=entry_source,  # None exactly when entry was not seen
+            other_flights=tuple(others),
         ),
         "",
     )
+
+
+OTHER_DIVE_GAP_S = 0.5  # another dive starts at least this long before take-off or after entry
+OTHER_DIVE_DROP = 0.25  # ... and falls by at least this many box heights (a hurdle lands where it rose)
+
+
+def _near(t: np.ndarray, start: float, end: float) -> np.ndarray:
+    """(N,) bool: the times within :data:`OTHER_DIVE_GAP_S` of [start, end]."""
+    return (t >= start - OTHER_DIVE_GAP_S) & (t <= end + OTHER_DIVE_GAP_S)
+
+
+def other_flights(
+    times: np.ndarray,
+    centre_y: np.ndarray,
+    free: np.ndarray,
+    *,
+    tol_px: float,
+    acc_range: tuple[float, float],
+    min_flight_s: float,
+    min_sag_tol: float,
+    min_drop_px: float,
+    limit: int = 20,
+) -> list[tuple[float, float]]:
+    """(start, end) s of every other free-fall run of the track ``centre_y`` (N,) at ``times`` (N,)
+    among the frames ``free`` (N,) bool: the other dives of a video that holds a training session.
+
+    Each stretch of consecutive free frames is searched as the flight is
+    (:func:`divekit.calibration.freefall.robust_free_fall`, at least ``min_flight_s`` and
+    ``min_sag_tol`` tolerances of bend), and must end at least ``min_drop_px`` lower than it starts:
+    a springboard hurdle, a free fall too, lands back on the board. A run found is taken out with
+    :data:`OTHER_DIVE_GAP_S` around it and the rest searched again, at most ``limit`` times.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(centre_y, dtype=np.float64)
+    free = np.asarray(free, dtype=bool) & np.isfinite(y)
+
+    def stretches(mask: np.ndarray) -> list[np.ndarray]:
+        idx = np.flatnonzero(mask)
+        return [s for s in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if len(s) >= 6]
+
+    found: list[tuple[float, float]] = []
+    queue = stretches(free)
+    for _ in range(limit):
+        if not queue:
+            break
+        frames = queue.pop()
+        valid = np.zeros(len(t), dtype=bool)
+        valid[frames] = True
+        fit = robust_free_fall(t, y, valid=valid, tol_px=tol_px, acc_range=acc_range)
+        if fit is None or fit.duration < min_flight_s or fit.acc * fit.duration**2 / 8 < min_sag_tol * tol_px:
+            continue
+        run = np.flatnonzero(fit.inliers)
+        if y[run[-1]] - y[run[0]] >= min_drop_px:
+            found.append((fit.t_start, fit.t_end))
+        queue += stretches(valid & ~_near(t, fit.t_start, fit.t_end))
+    return sorted(found)
 
 
 def flight_margin(times: np.ndarray) -> int:
@@ -635,6 +699,9 @@ def dive_report(
     (unsigned). Uncertainties are 1-sigma, from the least-squares covariances, the scale's
     uncertainty and one frame of timing at take-off and entry.
 
+    ``other_flights`` lists the (start, end) s of other dives in the track (:func:`other_flights`):
+    the figures are of one dive, the longest free fall.
+
     Never invents numbers: with no flight, every figure is None, ``flight_found`` is False and
     ``reason`` says why; when the clip starts after take-off or ends before entry, the figures
     that need the missing moment (and the rotation counts, which would be partial) are None and
@@ -671,6 +738,7 @@ def dive_report(
         return out, None
     fit = flight.fit
     out["flight_found"] = True
+    out["other_flights"] = [[round(a, 3), round(b, 3)] for a, b in flight.other_flights]
     out["fit_rmse_px"] = fit.rmse_px
     out["takeoff_time_s"] = flight.takeoff_time_s
     out["takeoff_source"] = flight.takeoff_source

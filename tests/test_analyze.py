@@ -240,6 +240,28 @@ def test_default_model_ships_small_and_analyzes_a_sample_clip(tmp_path):
     assert summary["somersaults"] == pytest.approx(truth["dive"]["somersaults"], abs=0.25)
 
 
+def test_a_video_of_two_dives_is_reported_for_one_and_names_the_other(tmp_path):
+    # a session filmed without stopping: the same dive twice, timestamps running on
+    source = VideoReader(SAMPLE / "clip004_d4.mp4")
+    period = source.timestamps[-1] + float(np.median(np.diff(source.timestamps)))
+    clip = tmp_path / "session.mp4"
+    with VideoWriter(clip, source.info.width, source.info.height) as writer:
+        for k in range(2):
+            for _, frames, times in source.iter_batches(64):
+                for frame, time_s in zip(frames, times, strict=True):
+                    writer.write(frame, k * period + time_s)
+    shutil.copy(SAMPLE / "clip004_d4.background.png", tmp_path / "session.background.png")
+    result = analyze(clip, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "session" / "summary.json").read_text())
+    truth = json.loads((SAMPLE / "clip004_d4.json").read_text())
+    [(start, end)] = summary["other_flights"]
+    reported = summary["takeoff_time_s"] > period  # either dive may be the reported one
+    other = truth["takeoff_time_s"] + (0 if reported else period)
+    assert start == pytest.approx(other, abs=0.3) and end - start == pytest.approx(summary["flight_time_s"], abs=0.4)
+    assert "1 more free fall" in result.stdout
+
+
 def test_a_landscape_video_is_framed_not_squeezed(tmp_path):
     """A 512x256 clip for the 256x512 default model: squeezed into its frame, the silhouette's
     axis turned and 2½ somersaults were counted as 0.24 (forward); framed, the count is right."""

@@ -514,3 +514,46 @@ def test_rotation_direction_from_the_turn_on_screen_and_the_facing(turns, facing
     assert rotation_direction(angle, np.full_like(poses, np.nan), flying, times) is None
     # without a stance before take-off, the first flight frames give the facing
     assert rotation_direction(angle[10:], poses[10:], flying[10:], times[10:]) == "forward"
+
+
+def dive_at(t: np.ndarray, takeoff: float, flight_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The track of :func:`track` with take-off at ``takeoff`` and entry ``flight_s`` later."""
+    s = np.clip(t, takeoff, takeoff + flight_s) - takeoff
+    return 100 + 50 * s, 300 - 150 * s + 0.5 * ACC * s**2
+
+
+def test_a_video_of_two_dives_reports_the_longer_and_names_the_other():
+    # a training session: a 1.5 s dive, the diver out of sight (no box), a 1.2 s dive from 4.5 s
+    t = np.arange(240) / 30
+    first, second = dive_at(t, 0.5, 1.5), dive_at(t, 4.5, 1.2)
+    later = t >= 3.9
+    cx, cy = np.where(later, second[0], first[0]), np.where(later, second[1], first[1])
+    cy[(t > 2.4) & (t < 3.9)] = np.nan
+    out = dive_summary(t, cx, cy, None, box_h=np.full(len(t), 100.0))
+    assert out["takeoff_time_s"] == pytest.approx(0.5, abs=1e-3) and out["flight_time_s"] == pytest.approx(
+        1.5, abs=2e-3
+    )
+    # the other's free-fall run: it takes in a few frames on either side, as a run does before the
+    # contacts date it (only the reported dive's are dated)
+    [(start, end)] = out["other_flights"]
+    assert start == pytest.approx(4.5, abs=0.1) and end == pytest.approx(5.7, abs=0.1)
+    # one dive alone: none
+    assert dive_summary(t, *dive_at(t, 0.5, 1.5), None, box_h=np.full(len(t), 100.0))["other_flights"] == []
+
+
+def test_a_hurdle_before_the_dive_is_not_another_dive():
+    # a hop that lands where it left, a second before take-off (0.9 s: long enough to bend the track
+    # by more than three tolerances, so only where it lands tells it from a dive)
+    t = np.arange(150) / 30
+    cx, cy = dive_at(t, 2.0, 1.5)
+    hop = (t >= 0.1) & (t <= 1.0)
+    s = t[hop] - 0.1
+    up = 0.5 * ACC * 0.9  # px/s: back on the board after 0.9 s
+    cy[hop] = 300 - up * s + 0.5 * ACC * s**2
+    out = dive_summary(t, cx, cy, None, box_h=np.full(len(t), 100.0))
+    assert out["takeoff_time_s"] == pytest.approx(2.0, abs=1e-3)
+    assert out["other_flights"] == []
+    # the same hop ending 60 px lower (a quarter box height is 25 px), where it stays, counts as a dive
+    cy[hop] += 60 * s / 0.9
+    cy[(t > 1.0) & (t < 1.4)] = 360.0
+    assert len(dive_summary(t, cx, cy, None, box_h=np.full(len(t), 100.0))["other_flights"]) == 1
