@@ -237,9 +237,12 @@ class VideoReader:
             with _quiet_native_stderr():
                 framing = self._check_framing(_upright_size(self.path), size, framing)
                 width, height = framing.scaled
-                scaled = {} if framing.scaled == framing.source else {"width": width, "height": height}
-                # decodes nothing (and so holds nothing) until read() asks it to
-                self._vr = decord.VideoReader(str(self.path), num_threads=threads, **scaled)
+                plain = framing.scaled == framing.source
+                scaled = {} if plain else {"width": width, "height": height}
+                # decodes nothing (and so holds nothing) until read() asks it to; at the video's own size
+                # on one thread, as before: decord's own choice of threads cost divekit background 0.15 GB
+                # more at 4K
+                self._vr = decord.VideoReader(str(self.path), num_threads=1 if plain else threads, **scaled)
                 n = len(self._vr)
                 times = self._vr.get_frame_timestamp(np.arange(n)) if n else np.zeros((0, 2))
                 fps = float(self._vr.get_avg_fps()) if n else 0.0
