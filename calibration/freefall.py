@@ -63,6 +63,9 @@ def _longest_run(mask: np.ndarray, max_gap: int) -> tuple[int, int, int]:
     return (int(members[0]), int(members[-1]) + 1, int(len(members)))
 
 
+LOCAL_SAMPLE_S = 0.75  # s: half the span within which the second half of the samples are drawn
+
+
 def robust_free_fall(
     t: np.ndarray,
     y: np.ndarray,
@@ -95,9 +98,20 @@ def robust_free_fall(
         resid = np.abs(yv - np.polyval(coef[::-1], tv - t_mid))
         return _longest_run(resid < tol_px, max_gap)
 
+    def local_pick() -> np.ndarray | None:
+        first = int(rng.integers(len(idx)))
+        near = np.flatnonzero(np.abs(tv - tv[first]) <= LOCAL_SAMPLE_S)
+        near = near[near != first]
+        return None if len(near) < 2 else np.sort(np.append(rng.choice(near, size=2, replace=False), first))
+
+    # Three frames drawn from the whole track, then three drawn within LOCAL_SAMPLE_S of each other:
+    # in a long video the flight is a small part of the track, and three frames drawn from all of it
+    # rarely all lie in it (a sample clip played 16 times over gave no flight at all).
     best_run, best_coef = (0, 0, 0), None
-    for _ in range(iterations):
-        pick = np.sort(rng.choice(len(idx), size=3, replace=False))
+    for k in range(2 * iterations):
+        pick = np.sort(rng.choice(len(idx), size=3, replace=False)) if k < iterations else local_pick()
+        if pick is None:
+            continue
         coef = _parabola_through(tv[pick] - t_mid, yv[pick])
         if coef is None or not acc_range[0] <= 2 * coef[2] <= acc_range[1]:
             continue

@@ -265,7 +265,7 @@ def other_flights(
     min_flight_s: float,
     min_sag_tol: float,
     min_drop_px: float,
-    limit: int = 20,
+    limit: int = 50,
 ) -> list[tuple[float, float]]:
     """(start, end) s of every other free-fall run of the track ``centre_y`` (N,) at ``times`` (N,)
     among the frames ``free`` (N,) bool: the other dives of a video that holds a training session.
@@ -274,7 +274,7 @@ def other_flights(
     (:func:`divekit.calibration.freefall.robust_free_fall`, at least ``min_flight_s`` and
     ``min_sag_tol`` tolerances of bend), and must end at least ``min_drop_px`` lower than it starts:
     a springboard hurdle, a free fall too, lands back on the board. A run found is taken out with
-    :data:`OTHER_DIVE_GAP_S` around it and the rest searched again, at most ``limit`` times.
+    :data:`OTHER_DIVE_GAP_S` around it and the rest searched again, until ``limit`` are found.
     """
     t = np.asarray(times, dtype=np.float64)
     y = np.asarray(centre_y, dtype=np.float64)
@@ -286,9 +286,7 @@ def other_flights(
 
     found: list[tuple[float, float]] = []
     queue = stretches(free)
-    for _ in range(limit):
-        if not queue:
-            break
+    while queue and len(found) < limit:  # each search finds a run (and splits its stretch) or ends one
         frames = queue.pop()
         valid = np.zeros(len(t), dtype=bool)
         valid[frames] = True

@@ -73,3 +73,17 @@ def test_longest_run_allows_short_gaps():
     assert _longest_run(mask, max_gap=2) == (5, 10, 4)
     assert _longest_run(mask, max_gap=3) == (0, 10, 6)
     assert _longest_run(np.zeros(5, bool), 2) == (0, 0, 0)
+
+
+def test_a_short_flight_in_a_long_video_is_found():
+    # a minute at 30 fps of a diver standing (1 px of noise), with one 1.2 s flight: three frames
+    # drawn from the whole track all lie in the flight once in some 125,000 draws
+    rng = np.random.default_rng(3)
+    t = np.arange(1800) / 30
+    s = np.clip(t - 30.0, 0.0, 1.2)
+    y = 300 - 150 * s + 0.5 * 490.5 * s**2 + rng.normal(0, 1, len(t))
+    y[t > 31.2] = np.nan  # under water
+    fit = robust_free_fall(t, y, tol_px=3.0, acc_range=(200.0, 2000.0))
+    assert fit is not None
+    assert fit.acc == pytest.approx(490.5, rel=0.05)
+    assert fit.t_start == pytest.approx(30.0, abs=0.1) and fit.t_end == pytest.approx(31.2, abs=0.05)
