@@ -181,12 +181,9 @@ def _find_flight(
         lo, hi = acc_range
         bounds = f" accelerating {lo:.0f}-{hi:.0f} px/s²" if math.isfinite(hi) else ""
         return None, f"no flight: no run of frames falls like a parabola{bounds} down the image"
-    if fit.duration < min_flight_s:
-        return None, f"no flight: the longest free-fall run lasts {fit.duration:.2f} s (< {min_flight_s} s)"
-    # the fall must bend the track: its sagitta over the run, acc T² / 8, beyond the noise
-    sagitta = fit.acc * fit.duration**2 / 8
-    if sagitta < min_sag_tol * tol_px:
-        return None, f"no flight: the free-fall run bends the track by {sagitta:.1f} px only"
+    why = _not_a_flight(fit, tol_px, min_flight_s, min_sag_tol)
+    if why:
+        return None, why
     measured = np.flatnonzero(ok)
     run = np.flatnonzero(fit.inliers)
     first, last = run[0], run[-1]
@@ -246,6 +243,18 @@ def _find_flight(
     )
 
 
+def _not_a_flight(fit: FreeFallFit, tol_px: float, min_flight_s: float, min_sag_tol: float) -> str:
+    """Why the free-fall run ``fit`` is not a flight, or "" when it is one: it lasts less than
+    ``min_flight_s``, or it bends the track (its sagitta over the run, acc T² / 8) by less than
+    ``min_sag_tol`` tolerances ``tol_px``, as a still or drifting box does."""
+    if fit.duration < min_flight_s:
+        return f"no flight: the longest free-fall run lasts {fit.duration:.2f} s (< {min_flight_s} s)"
+    sagitta = fit.acc * fit.duration**2 / 8
+    if sagitta < min_sag_tol * tol_px:
+        return f"no flight: the free-fall run bends the track by {sagitta:.1f} px only"
+    return ""
+
+
 OTHER_DIVE_GAP_S = 0.5  # another dive starts at least this long before take-off or after entry
 OTHER_DIVE_DROP = 0.25  # ... and falls by at least this many box heights (a hurdle lands where it rose)
 
@@ -291,7 +300,7 @@ def other_flights(
         valid = np.zeros(len(t), dtype=bool)
         valid[frames] = True
         fit = robust_free_fall(t, y, valid=valid, tol_px=tol_px, acc_range=acc_range)
-        if fit is None or fit.duration < min_flight_s or fit.acc * fit.duration**2 / 8 < min_sag_tol * tol_px:
+        if fit is None or _not_a_flight(fit, tol_px, min_flight_s, min_sag_tol):
             continue
         run = np.flatnonzero(fit.inliers)
         if y[run[-1]] - y[run[0]] >= min_drop_px:

@@ -296,14 +296,14 @@ class VideoReader:
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise DivekitError(f"frame index out of range 0..{len(self) - 1} in {self.path}")
         if self._vr is None:
-            return self.read_region(idx, (0, self.info.width, 0, self.info.height))
+            return self.read_region(idx)
         try:
             with _quiet_native_stderr():
                 frames = self._vr.get_batch(idx.tolist()).asnumpy()
         except Exception:
             # decord cannot scale to some widths (48 px: "The size must exactly match"); PyAV can, and
             # says so if the file is corrupt
-            return self.read_region(idx, (0, self.info.width, 0, self.info.height))
+            return self.read_region(idx)
         return frames if self.info.framing.plain else np.ascontiguousarray(self.info.framing.cut(frames))
 
     def iter_batches(
@@ -324,9 +324,12 @@ class VideoReader:
                 idx = np.arange(lo, min(lo + batch_size, stop))
                 yield idx, np.stack([next(frames) for _ in idx]), self._times[idx]
 
-    def read_region(self, indices: np.ndarray | list[int], region: tuple[int, int, int, int]) -> np.ndarray:
+    def read_region(
+        self, indices: np.ndarray | list[int], region: tuple[int, int, int, int] | None = None
+    ) -> np.ndarray:
         """The frames ``indices`` as :meth:`read` gives them, each cut to ``region`` (x0, x1, y0, y1;
-        ends exclusive) as soon as it is decoded: (len(indices), y1 - y0, x1 - x0, 3) uint8 RGB.
+        ends exclusive; the whole working frame by default) as soon as it is decoded:
+        (len(indices), y1 - y0, x1 - x0, 3) uint8 RGB.
 
         Memory is one whole frame and the cut ones, whatever the video's size: decord's random
         access held 2.5 GB of buffers to read some 50 frames of a 4K video. Decoded with PyAV from
@@ -339,6 +342,7 @@ class VideoReader:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise DivekitError(f"frame index out of range 0..{len(self) - 1} in {self.path}")
+        region = (0, self.info.width, 0, self.info.height) if region is None else region
         if not idx.size:
             x0, x1, y0, y1 = region
             return np.zeros((0, max(0, y1 - y0), max(0, x1 - x0), 3), dtype=np.uint8)
@@ -460,7 +464,7 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
     k = ACTIVITY_SIDE / min(source)
     small = VideoReader(path, size=(max(2, round(source[0] * k)), max(2, round(source[1] * k))))
     # decoded with PyAV, only these converted: decord held some 380 MB of 1080p frames for 32 small ones
-    frames = small.read_region(small.sample_evenly(ACTIVITY_FRAMES), (0, small.info.width, 0, small.info.height))
+    frames = small.read_region(small.sample_evenly(ACTIVITY_FRAMES))
     diff = colour_difference(frames, np.median(frames, axis=0).astype(np.uint8))
     moving = diff > foreground_threshold(diff, ACTIVITY_FLOOR)
     columns = moving.sum(axis=(0, 1))  # the window moves along the width only
