@@ -37,9 +37,22 @@ def _pool(images: np.ndarray, factor: int) -> np.ndarray:
     return x.reshape(*x.shape[:-2], h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
 
 
-def colour_difference(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """(..., H, W) int16 largest |image - reference| over the colour channels; uint8 (..., H, W, 3) in."""
-    return np.abs(images.astype(np.int16) - reference.astype(np.int16)).max(axis=-1)
+def colour_difference(images: np.ndarray, reference: np.ndarray, slack_px: float = 0.0) -> np.ndarray:
+    """(..., H, W) int16 largest |image - reference| over the colour channels; uint8 (..., H, W, 3) in.
+
+    With ``slack_px``, a channel differs by how far it lies outside the range the reference (H, W, 3)
+    spans at that pixel and ``slack_px`` away from it along x, y or both (bilinear): frames held still
+    to a fraction of a pixel (:mod:`divekit.steady`) leave that fraction of a high-contrast edge's
+    step where a still camera leaves nothing, but a body differs from what is around it.
+    """
+    if slack_px <= 0:
+        return np.abs(images.astype(np.int16) - reference.astype(np.int16)).max(axis=-1)
+    from divekit.steady import moved_back
+
+    steps = (-slack_px, 0.0, slack_px)
+    around = np.stack([moved_back(reference, (dx, dy)) for dx in steps for dy in steps]).astype(np.int16)
+    image = images.astype(np.int16)
+    return np.maximum(np.maximum(around.min(axis=0) - image, image - around.max(axis=0)), 0).max(axis=-1)
 
 
 def foreground(frames: np.ndarray, background: np.ndarray, *, factor: int = 4) -> np.ndarray:

@@ -241,6 +241,20 @@ def frame_times(spec: ClipSpec, end_s: float, rng: np.random.Generator) -> np.nd
     return q[np.concatenate([[True], np.diff(q) > 0])]
 
 
+def handheld_path(times: np.ndarray, amplitude_px: float, rng: np.random.Generator) -> np.ndarray:
+    """(N, 2) x, y px: how far a hand-held camera's picture has moved at ``times`` (N,) s. On each
+    axis a slow sway (0.2-0.6 Hz) of ``amplitude_px``, a faster one (0.6-1.5 Hz) of half of it, and
+    a tremor (6-10 Hz) of a fifth, at random phases. Moving every frame of a still clip by it
+    (:func:`divekit.steady.moved_back` by minus the path) makes the clip hand-held."""
+    t = np.asarray(times, dtype=np.float64)
+    path = np.zeros((len(t), 2))
+    for axis in range(2):
+        for band, weight in (((0.2, 0.6), 1.0), ((0.6, 1.5), 0.5), ((6.0, 10.0), 0.2)):
+            phase = 2 * np.pi * rng.uniform(*band) * t + rng.uniform(0, 2 * np.pi)
+            path[:, axis] += amplitude_px * weight * np.sin(phase)
+    return path
+
+
 # --- the scene ------------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from divekit.errors import DivekitError
 from divekit.framing import Framing, busiest_window
+from divekit.steady import moved_back
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
 
@@ -205,8 +206,10 @@ class VideoReader:
 
     ``size=(width, height)`` decodes straight to a working resolution, the whole frame scaled to
     it; ``framing`` (its ``source`` the video's size) cuts the working frame as it says instead
-    (:func:`framing_for`). Opening reads only the index; frames are decoded on demand, so a long
-    1080p file is never held in memory.
+    (:func:`framing_for`). ``shifts`` (N, 2) x, y in the video's pixels, how far the scene moved in
+    each frame (:func:`divekit.steady.camera_path`), hold every frame still: each is moved back by
+    its shift before it is cut. Opening reads only the index; frames are decoded on demand, so a
+    long 1080p file is never held in memory.
 
     Two decoders: decord gives the index (every frame's time) and :meth:`read`'s random access;
     PyAV decodes in order for :meth:`iter_batches` and :meth:`read_region`, and does everything for
@@ -220,6 +223,7 @@ class VideoReader:
         size: tuple[int, int] | None = None,
         framing: Framing | None = None,
         threads: int = 0,
+        shifts: np.ndarray | None = None,
     ):
         import decord  # heavy native import, kept out of module import time
 
@@ -272,6 +276,13 @@ class VideoReader:
             duration_s=end - float(self._times[0]),
             framing=framing,
         )
+        self._shifts = None
+        if shifts is not None:
+            shifts = np.asarray(shifts, dtype=np.float64)
+            if shifts.shape != (n, 2):
+                raise DivekitError(f"{self.path} has {n} frames, but {len(shifts)} camera shifts were given")
+            # in the scaled frame's pixels, where the picture is held still before it is cut
+            self._shifts = shifts * np.divide(framing.scaled, framing.source)
 
     def _check_framing(self, source: tuple[int, int], size: tuple[int, int] | None, framing: Framing | None) -> Framing:
         """The framing to read with: the one given, which must be for a video of ``source`` (width,
@@ -285,6 +296,22 @@ class VideoReader:
     def __len__(self) -> int:
         return self.info.frame_count
 
+    def seen_region(self, k: int | None = None) -> tuple[int, int, int, int]:
+        """(x0, x1, y0, y1), ends exclusive: the part of the working frame that frame ``k`` (by default
+        every frame), held still by its shift, shows; beyond it the frame's edge is repeated. The whole
+        frame without shifts."""
+        framing = self.info.framing
+        w, h = framing.size
+        if self._shifts is None:
+            return 0, w, 0, h
+        (ox, oy), (sw, sh) = framing.offset, framing.scaled
+        shifts = self._shifts if k is None else self._shifts[k : k + 1]
+        d_min, d_max = shifts.min(axis=0), shifts.max(axis=0)
+        # moved back, working pixel x shows scaled pixels x + ox + dx and the one after it
+        x0, y0 = max(0, math.ceil(-ox - d_min[0])), max(0, math.ceil(-oy - d_min[1]))
+        x1, y1 = min(w, math.floor(sw - 2 - ox - d_max[0]) + 1), min(h, math.floor(sh - 2 - oy - d_max[1]) + 1)
+        return x0, max(x0, x1), y0, max(y0, y1)
+
     @property
     def timestamps(self) -> np.ndarray:
         """(N,) float64 start time of every frame in seconds, from the container."""
@@ -295,7 +322,7 @@ class VideoReader:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise DivekitError(f"frame index out of range 0..{len(self) - 1} in {self.path}")
-        if self._vr is None:
+        if self._vr is None or not idx.size:
             return self.read_region(idx)
         try:
             with _quiet_native_stderr():
@@ -304,6 +331,8 @@ class VideoReader:
             # decord cannot scale to some widths (48 px: "The size must exactly match"); PyAV can, and
             # says so if the file is corrupt
             return self.read_region(idx)
+        if self._shifts is not None:
+            return np.stack([self._working(f, k) for f, k in zip(frames, idx.tolist(), strict=True)])
         return frames if self.info.framing.plain else np.ascontiguousarray(self.info.framing.cut(frames))
 
     def iter_batches(
@@ -363,14 +392,13 @@ class VideoReader:
     ) -> dict[int, np.ndarray] | None:
         """{index: picture cut to ``region``} for the indices ``idx`` among (index, PyAV frame) pairs,
         read until the last; None if a frame's index is unknown or the first comes after ``idx``'s."""
-        x0, x1, y0, y1 = region
         wanted, last = set(idx.tolist()), int(idx.max())
         cut: dict[int, np.ndarray] = {}
         for n, (k, frame) in enumerate(frames):
             if k is None or (n == 0 and k > idx.min()):
                 return None
             if k in wanted:
-                cut[k] = np.ascontiguousarray(self._picture(frame)[y0:y1, x0:x1])
+                cut[k] = self._picture(frame, k, region)
             if k >= last:
                 break
         return cut
@@ -401,10 +429,10 @@ class VideoReader:
             stream.thread_count = self._threads
             yield from container.decode(stream)
 
-    def _picture(self, frame) -> np.ndarray:
-        """One decoded PyAV frame as :meth:`read` gives it: upright, at the working size, framed
+    def _picture(self, frame, k: int, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Decoded PyAV frame ``k`` as :meth:`read` gives it: upright, at the working size, framed
         (a resized frame may differ slightly from decord's; at the video's own size they are the
-        same to the bit)."""
+        same to the bit), held still, and cut to ``region`` when given."""
         framing = self.info.framing
         # decord turns the picture upright (transpose, then scale); so do we
         turns = round(frame.rotation / 90) % 4
@@ -412,7 +440,21 @@ class VideoReader:
         # one thread: swscale's default (one per core) was 8x slower while the model used the cores
         image = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
         image = np.rot90(image, turns) if turns else image
-        return image if framing.plain and not turns else np.ascontiguousarray(framing.cut(image))
+        return self._working(image, k, region)
+
+    def _working(self, scaled: np.ndarray, k: int, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """An upright picture (H, W, 3) at the scaled size, of frame ``k`` -> the working frame, held
+        still by the frame's shift when the reader has them, cut to ``region`` (x0, x1, y0, y1) of
+        it (the whole by default). Held still, only the region is made, from the scaled picture."""
+        framing = self.info.framing
+        x0, x1, y0, y1 = (0, framing.size[0], 0, framing.size[1]) if region is None else region
+        (ox, oy), shift = framing.offset, None if self._shifts is None else self._shifts[k]
+        if shift is not None and ox >= 0:
+            return moved_back(scaled, shift, (x0 + ox, x1 + ox, y0 + oy, y1 + oy))
+        if shift is not None:  # grey bars beside it: the whole picture held still, then framed
+            scaled = moved_back(scaled, shift)
+        image = scaled if framing.plain else framing.cut(scaled)
+        return np.ascontiguousarray(image[y0:y1, x0:x1])
 
     def _decode_sequential(self, stop: int) -> Iterator[np.ndarray]:
         """Frames 0..stop-1 in order, as read() gives them."""
@@ -421,7 +463,7 @@ class VideoReader:
         count = 0
         try:
             for frame in self._av_frames():
-                yield self._picture(frame)
+                yield self._picture(frame, count)
                 count += 1
                 if count == stop:
                     return
