@@ -128,6 +128,12 @@ def analyze(
                 f" {len(report.summary['other_flights'])} more free fall (at {others}): cut it to analyse each dive",
                 highlight=False,
             )
+        if report.summary.get("camera_sway_px"):
+            console.print(
+                f"{report.video.name}: the camera moved by up to {report.summary['camera_sway_px']:.1f} px; every frame"
+                " was held still against the empty scene before it was measured",
+                highlight=False,
+            )
         if report.summary.get("flight_frames_at_window_edge"):
             x, _, w, _ = report.summary["window_px"]
             n = report.summary["flight_frames_at_window_edge"]

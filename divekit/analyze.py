@@ -46,6 +46,7 @@ from divekit.io import atomic_path, replace_dir, write_json_atomic
 from divekit.motion import silhouettes
 from divekit.pose import PoseModel, load_pose_model
 from divekit.skeleton import JOINTS, steady_size
+from divekit.steady import MEASURE_SIDE, camera_path, show_unseen_as
 from divekit.video import VideoReader, framing_for
 
 DEFAULT_MODEL = "default_model.pt"
@@ -53,6 +54,7 @@ FRAME_COLUMNS = (
     ["frame", "time_s", "box_cx", "box_cy", "box_w", "box_h", "in_flight"]
     + [f"{joint}_{axis}" for joint in JOINTS for axis in "xyz"]
     + ["silhouette_cx", "silhouette_cy"]  # the centroid the fall is fitted to (px, like the box)
+    + ["camera_dx", "camera_dy"]  # how far the scene moved in the frame (px; 0 from a still camera)
 )
 
 
@@ -78,7 +80,9 @@ def load_model(path: Path | None) -> tuple[PoseModel, dict[str, Any], str]:
 
 @dataclass
 class Track:
-    """Per-frame outputs of the model on one video, in the video's own pixels."""
+    """Per-frame outputs of the model on one video, in the video's own pixels. From a camera that
+    moved, the frames were held still (:mod:`divekit.steady`): positions are where they would be
+    in the scene as the reference frame shows it (``camera`` added, where they are in the video)."""
 
     times: np.ndarray  # (N,) seconds
     boxes: np.ndarray  # (N, 4) cx, cy, w, h
@@ -86,12 +90,18 @@ class Track:
     axis_angle: np.ndarray  # (N,) radians mod π: the silhouette's long axis in the box (image axes)
     centre: np.ndarray  # (N, 2) x, y: the silhouette's centroid, the track the fall is fitted to
     framing: Framing  # where the model's working frame is in the video's
+    camera: np.ndarray | None  # (N, 2) px: how far the scene moved in each frame; None, a still camera
     background_source: str
     background: np.ndarray  # (h, w, 3) uint8 in the working frame
 
     @property
     def source_size(self) -> tuple[int, int]:
         return self.framing.source
+
+    @property
+    def sway(self) -> np.ndarray:
+        """(N, 2) px: ``camera``, zeros from a still camera."""
+        return np.zeros((len(self.times), 2)) if self.camera is None else self.camera
 
 
 @torch.no_grad()
@@ -108,7 +118,8 @@ def track_video(
     16 is as fast as 64 on 2 cores (136 against 125 frames/s at 256x512) and peaks at half the memory.
     """
     cfg = model.net.config
-    reader = VideoReader(video, framing=framing_for(video, tuple(cfg.frame_size)))
+    camera = camera_path(video)
+    reader = VideoReader(video, framing=framing_for(video, tuple(cfg.frame_size)), shifts=camera)
     if len(reader) == 0:
         raise DivekitError(f"{video} has no frames")
     background, origin = find_background(reader, Path(video), background_dir)
@@ -120,6 +131,8 @@ def track_video(
     centre = np.empty((n, 2))
     size = (reader.info.width, reader.info.height)
     for idx, frames, _ in reader.iter_batches(batch):
+        if camera is not None:
+            show_unseen_as(background, frames, [reader.seen_region(k) for k in idx])
         x = frames_to_tensor(frames)
         box, pose = model(x, bg.expand(len(x), -1, -1, -1))
         boxes[idx] = box.double().numpy()
@@ -131,7 +144,7 @@ def track_video(
     framing = reader.info.framing
     return Track(
         reader.timestamps.copy(), framing.boxes_to_source(boxes_to_pixels(boxes, size)), steady_size(joints), axis,
-        framing.to_source(centre), framing, origin, background,
+        framing.to_source(centre), framing, camera, origin, background,
     )  # fmt: skip
 
 
@@ -140,13 +153,41 @@ def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float 
     start, read again from ``video`` at its own size and cut to the region around the feet as each
     is decoded (:meth:`VideoReader.read_region`: memory stays flat at 4K)."""
     where = takeoff_frames(track.times, track.boxes, fit, track.source_size)
-    if where is None:
+    reader = VideoReader(video, shifts=track.camera)
+    region = None if where is None else within(where.region, reader.seen_region())
+    if region is None:
         return None
-    x0, x1, y0, y1 = where.region
-    frames = VideoReader(video).read_region(np.append(where.frames, where.reference), where.region)
+    x0, x1, y0, y1 = region
+    frames = reader.read_region(np.append(where.frames, where.reference), region)
     cut = dataclasses.replace(where, region=(0, x1 - x0, 0, y1 - y0))
-    when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], cut, fit)
+    slack = steadying_slack(track, track.source_size)
+    when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], cut, fit, slack)
     return when
+
+
+def within(region: tuple[int, int, int, int], bounds: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """The part of ``region`` (x0, x1, y0, y1) inside ``bounds``, or None when none is: a camera that
+    moved shows the frame's edges in some frames only (:meth:`VideoReader.seen_region`)."""
+    x0, x1 = max(region[0], bounds[0]), min(region[1], bounds[1])
+    y0, y1 = max(region[2], bounds[2]), min(region[3], bounds[3])
+    return (x0, x1, y0, y1) if x1 > x0 and y1 > y0 else None
+
+
+STEADY_SLACK_PX = 0.5  # px at divekit.steady.MEASURE_SIDE: how far off a frame held still may sit
+
+
+def steadying_slack(track: Track, size: tuple[int, int]) -> float:
+    """Pixels a frame of ``track`` held still may be off by at ``size`` (0 from a still camera).
+
+    The camera's path is measured to some 0.2 px (90th percentile) at
+    :data:`divekit.steady.MEASURE_SIDE` px on the shorter side: :data:`STEADY_SLACK_PX` there. And
+    at least one pixel of the video: H.264 keeps colour at half the resolution, so the colour of an
+    edge moved by an odd number of pixels smears differently (the board's top edge differed by 35
+    grey levels in blue from its own image a few frames earlier, once held still).
+    """
+    if track.camera is None:
+        return 0.0
+    return max(STEADY_SLACK_PX * min(size) / MEASURE_SIDE, min(size) / min(track.source_size))
 
 
 def splash_entry_on_video(video: Path, track: Track, provisional: float) -> float | None:
@@ -154,11 +195,14 @@ def splash_entry_on_video(video: Path, track: Track, provisional: float) -> floa
     provisional entry, read again in the working frame and cut to the region around the diver
     there (some 40 frames at 60 fps, :meth:`VideoReader.read_region`: memory stays flat)."""
     where = entry_frames(track.times, track.framing.boxes_from_source(track.boxes), provisional, track.framing.size)
-    if where is None:
+    reader = VideoReader(video, framing=track.framing, shifts=track.camera)
+    region = None if where is None else within(where.region, reader.seen_region())
+    if region is None:
         return None
-    x0, x1, y0, y1 = where.region
-    frames = VideoReader(video, framing=track.framing).read_region(where.frames, where.region)
-    when, _ = splash_entry(frames, track.background[y0:y1, x0:x1], track.times[where.frames], where.quiet)
+    x0, x1, y0, y1 = region
+    frames = reader.read_region(where.frames, region)
+    slack = steadying_slack(track, track.framing.size)
+    when, _ = splash_entry(frames, track.background[y0:y1, x0:x1], track.times[where.frames], where.quiet, slack)
     return when
 
 
@@ -178,6 +222,7 @@ def frames_dataframe(track: Track, in_flight: np.ndarray) -> pd.DataFrame:
         for a, axis in enumerate("xyz"):
             data[f"{joint}_{axis}"] = track.joints[:, j, a]
     data["silhouette_cx"], data["silhouette_cy"] = track.centre[:, 0], track.centre[:, 1]
+    data["camera_dx"], data["camera_dy"] = track.sway[:, 0], track.sway[:, 1]
     return pd.DataFrame(data, columns=FRAME_COLUMNS)
 
 
@@ -237,6 +282,8 @@ def analyze_video(
         # where the model looked, in the video's pixels (x, y, width, height), when it cut a window
         window_px=None if framing.plain else [round(v, 1) for v in framing.window_in_source],
         flight_frames_at_window_edge=_frames_at_window_edge(track, in_flight),
+        # how far the picture moved (the largest, in the video's pixels; null from a still camera)
+        camera_sway_px=None if track.camera is None else round(float(np.hypot(*track.camera.T).max()), 2),
     )
 
     out_dir = Path(out_dir)
@@ -285,10 +332,11 @@ def _write_report(
     wrote += ["height.png", "rotation.png", "skeletons.png"]
     if overlay:
         scale = mpp if mpp else _scale_from_boxes(track)
-        joints_px = project_skeleton(track.joints, track.boxes[:, :2], None, scale)
+        boxes = track.boxes + np.pad(track.sway, ((0, 0), (0, 2)))  # back onto the video
+        joints_px = project_skeleton(track.joints, boxes[:, :2], None, scale)
         lines = _running_lines(track, in_flight, angle, summary)
         size = overlay_size(track.source_size)
-        write_overlay(Path(video), out_dir / "overlay.mp4", track.boxes, joints_px, lines, size)
+        write_overlay(Path(video), out_dir / "overlay.mp4", boxes, joints_px, lines, size)
         wrote.append("overlay.mp4")
     write_json_atomic(out_dir / "summary.json", summary)
     wrote.append("summary.json")

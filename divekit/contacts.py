@@ -151,7 +151,12 @@ def takeoff_frames(
 
 
 def feet_takeoff(
-    frames: np.ndarray, reference: np.ndarray, times: np.ndarray, where: TakeoffFrames, fit: FreeFallFit
+    frames: np.ndarray,
+    reference: np.ndarray,
+    times: np.ndarray,
+    where: TakeoffFrames,
+    fit: FreeFallFit,
+    slack_px: float = 0.0,
 ) -> tuple[float | None, str]:
     """(take-off time, "") from the frames around it, or (None, why not).
 
@@ -162,12 +167,14 @@ def feet_takeoff(
     diver's pixels (:func:`joined_diver_pixels`, so a faint foot still counts) in the
     :data:`FEET_BAND_PX` rows above it. Take-off is when fewer than :data:`OFF_FRACTION` of their
     standing count remain, dated back along the fitted parabola by the half band the body
-    has risen by then.
+    has risen by then. From a camera held still (:mod:`divekit.steady`), ``slack_px`` is how far off
+    a frame may still sit: a pixel differs only from all the reference's within that distance
+    (:func:`divekit.motion.colour_difference`), or the board's edge stays "toes" long after take-off.
     """
     x0, x1, y0, y1 = where.region
     standing = where.standing
     assert len(frames) == len(times) == len(standing), (len(frames), len(times), len(standing))
-    diff = colour_difference(frames[:, y0:y1, x0:x1], reference[y0:y1, x0:x1])
+    diff = colour_difference(frames[:, y0:y1, x0:x1], reference[y0:y1, x0:x1], slack_px)
     strong = diver_pixels(diff)
     on_rows = strong.sum(axis=2)  # (K, rows): diver pixels per row
     lowest = [body_bottom(r) for r in on_rows[standing][-STANDING_FRAMES:] if (r >= 2).any()]
@@ -267,17 +274,18 @@ def entry_frames(times: np.ndarray, boxes: np.ndarray, provisional: float, size:
     return EntryFrames(frames=window, quiet=quiet, region=(x0, x1, y0, y1))
 
 
-def splash_pixels(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+def splash_pixels(frames: np.ndarray, background: np.ndarray, slack_px: float = 0.0) -> np.ndarray:
     """(K,) splash pixels of each frame (K, H, W, 3) uint8: near-white (:data:`WHITE_MIN`,
     :data:`WHITE_SPREAD`) where the empty scene ``background`` (H, W, 3) is not (a white wall the
-    diver uncovers, a highlight on the water, stay out of the count)."""
+    diver uncovers, a highlight on the water, stay out of the count), within ``slack_px`` of the
+    pixel for frames held still (:func:`divekit.motion.colour_difference`)."""
     lo, hi = frames.min(axis=-1), frames.max(axis=-1)
     white = (lo >= WHITE_MIN) & (hi.astype(np.int16) - lo < WHITE_SPREAD)
-    return (white & diver_pixels(colour_difference(frames, background))).sum(axis=(1, 2))
+    return (white & diver_pixels(colour_difference(frames, background, slack_px))).sum(axis=(1, 2))
 
 
 def splash_entry(
-    frames: np.ndarray, background: np.ndarray, times: np.ndarray, quiet: np.ndarray
+    frames: np.ndarray, background: np.ndarray, times: np.ndarray, quiet: np.ndarray, slack_px: float = 0.0
 ) -> tuple[float | None, str]:
     """(entry time, "") from the splash, or (None, why not).
 
@@ -293,7 +301,7 @@ def splash_entry(
     t = np.asarray(times, dtype=np.float64)
     q = np.asarray(quiet, dtype=bool)
     assert len(frames) == len(t) == len(q), (len(frames), len(t), len(q))
-    counts = splash_pixels(frames, background).astype(np.float64)
+    counts = splash_pixels(frames, background, slack_px).astype(np.float64)
     base = float(counts[q].max())
     start = int(np.flatnonzero(q)[-1]) + 1
     onset = next(

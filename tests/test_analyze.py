@@ -16,6 +16,8 @@ from divekit.analyze import FRAME_COLUMNS, default_model_path, load_model, overl
 from divekit.commands import app
 from divekit.divemetrics import SUMMARY_KEYS
 from divekit.skeleton import JOINTS
+from divekit.steady import moved_back
+from divekit.synth import handheld_path
 from divekit.video import VideoReader, VideoWriter
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -260,6 +262,37 @@ def test_a_video_of_two_dives_is_reported_for_one_and_names_the_other(tmp_path):
     other = truth["takeoff_time_s"] + (0 if reported else period)
     assert start == pytest.approx(other, abs=0.3) and end - start == pytest.approx(summary["flight_time_s"], abs=0.4)
     assert "1 more free fall" in result.stdout
+
+
+def test_a_hand_held_camera_is_held_still(tmp_path):
+    # a sample dive made to sway as a phone in the hand does, up to some 7 px, and cut by 8 px on
+    # every side (a camera shows the scene there, not a repeated edge); no background PNG
+    source = VideoReader(SAMPLE / "clip004_d4.mp4")
+    sway = handheld_path(source.timestamps, 4.0, np.random.default_rng(0))
+    clip, (w, h) = tmp_path / "handheld.mp4", (source.info.width - 16, source.info.height - 16)
+    with VideoWriter(clip, w, h, crf=18) as writer:
+        for idx, frames, times in source.iter_batches(64):
+            for k, frame, time_s in zip(idx, frames, times, strict=True):
+                writer.write(moved_back(frame, -sway[k], (8, 8 + w, 8, 8 + h)), float(time_s))
+    result = analyze(clip, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    assert "the camera moved by up to" in result.stdout
+    summary = json.loads((tmp_path / "out" / "handheld" / "summary.json").read_text())
+    assert summary["camera_sway_px"] > 4.0
+    frames = pd.read_csv(tmp_path / "out" / "handheld" / "frames.csv")
+    measured = frames[["camera_dx", "camera_dy"]].to_numpy()
+    error = (measured - np.median(measured, axis=0)) - (sway - np.median(sway, axis=0))
+    assert np.abs(error).max() < 0.6
+    # taken for still, this clip's flight came out 21 frames long, its apex 1.9 m high and its scale
+    # 11 % off. Held still: 0.8 frames, 11 cm and 4.1 % when run alone, but the take-off 5 frames
+    # later after another test's training in the same process (the random generators are not why;
+    # the cause was not found)
+    truth = json.loads((SAMPLE / "clip004_d4.json").read_text())
+    assert summary["takeoff_source"] == "feet" and summary["entry_source"] == "splash"
+    flight = truth["entry_time_s"] - truth["takeoff_time_s"]
+    assert summary["flight_time_s"] == pytest.approx(flight, abs=3 / truth["fps"])
+    assert summary["apex_height_m"] == pytest.approx(truth["apex_height_m"], abs=0.3)
+    assert summary["metres_per_pixel"] == pytest.approx(truth["metres_per_pixel"], rel=0.06)
 
 
 def test_a_landscape_video_is_framed_not_squeezed(tmp_path):
