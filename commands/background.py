@@ -44,6 +44,7 @@ def background(
     from divekit.background import METHODS, background_path, estimate_background, save_png
     from divekit.errors import DivekitError
     from divekit.io import ensure_writable_dir, refuse_existing
+    from divekit.steady import camera_path
     from divekit.video import VideoReader, find_videos
 
     if method not in METHODS:
@@ -53,7 +54,8 @@ def background(
         ensure_writable_dir(out_dir)
     targets = [background_path(v, out_dir) for v in paths]
     refuse_existing(targets, force)
-    readers = [VideoReader(v) for v in paths]  # open all first: a bad file fails before any work
+    # open all first: a bad file fails before any work; a camera that moved is held still (divekit.steady)
+    readers = [VideoReader(v, shifts=camera_path(v)) for v in paths]
     for target in targets:
         ensure_writable_dir(target.parent)
 

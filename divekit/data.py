@@ -11,6 +11,7 @@ import numpy as np
 from divekit.background import background_path, estimate_background, load_png
 from divekit.errors import DivekitError
 from divekit.framing import Framing
+from divekit.steady import camera_path, show_unseen_as
 from divekit.video import VideoReader, framing_for
 
 MIN_FRAMES = 4  # a gravity quad needs four frames
@@ -72,14 +73,18 @@ def load_clip(
     and find its background.
 
     The background is ``<stem>.background.png`` (beside the video, or in ``background_dir``)
-    when it exists, otherwise it is estimated (``divekit background``'s auto rule).
+    when it exists, otherwise it is estimated (``divekit background``'s auto rule). From a camera
+    that moved, every frame is held still (:mod:`divekit.steady`).
     """
-    reader = VideoReader(video, framing=framing_for(video, tuple(frame_size)))
+    camera = camera_path(video)
+    reader = VideoReader(video, framing=framing_for(video, tuple(frame_size)), shifts=camera)
     if len(reader) < MIN_FRAMES:
         raise DivekitError(f"{video} has {len(reader)} frames; at least {MIN_FRAMES} are needed")
     background, origin = find_background(reader, video, background_dir)
     frames = np.empty((len(reader), reader.info.height, reader.info.width, 3), dtype=np.uint8)
     for idx, batch, _ in reader.iter_batches(64):
+        if camera is not None:
+            show_unseen_as(background, batch, [reader.seen_region(k) for k in idx])
         frames[idx] = batch
         if progress:
             progress(int(idx[-1]) + 1, len(reader))

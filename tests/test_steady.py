@@ -141,3 +141,21 @@ def test_the_part_every_frame_shows(tmp_path, pool_scene):
     assert VideoReader(tmp_path / "c.mp4").seen_region() == (0, 192, 0, 128)
     with pytest.raises(DivekitError, match="4 frames, but 3 camera shifts"):
         VideoReader(tmp_path / "c.mp4", shifts=shifts[:3])
+
+
+def test_the_background_of_a_hand_held_clip_is_the_scene_held_still(tmp_path, pool_scene):
+    from test_cli import run
+
+    from divekit.background import load_png, mean_absolute_error
+
+    times = np.arange(60) / 30
+    sway = handheld_path(times, 4.0, np.random.default_rng(3))
+    write_swayed(tmp_path / "handheld.mp4", pool_scene, sway, times)
+    assert run("background", tmp_path / "handheld.mp4", "-o", tmp_path / "bg", "-m", "median").exit_code == 0
+    background = load_png(tmp_path / "bg" / "handheld.background.png")
+    # the scene where the clip's own empty scene has it: moved by the path's median (the reference)
+    expected = moved_back(pool_scene, -np.median(sway, axis=0))
+    inner = (slice(12, -12), slice(12, -12))  # beyond the sway, frames repeat their edges
+    assert mean_absolute_error(background[inner], expected[inner]) < 2.0
+    blurred = np.median([moved_back(pool_scene, -s) for s in sway], axis=0).astype(np.uint8)
+    assert mean_absolute_error(blurred[inner], expected[inner]) > 4.0  # what a still camera's median gives
