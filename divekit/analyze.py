@@ -119,7 +119,7 @@ def track_video(
     """
     cfg = model.net.config
     camera = camera_path(video)
-    reader = VideoReader(video, framing=framing_for(video, tuple(cfg.frame_size)), shifts=camera)
+    reader = VideoReader(video, framing=framing_for(video, tuple(cfg.frame_size), camera), shifts=camera)
     if len(reader) == 0:
         raise DivekitError(f"{video} has no frames")
     background, origin = find_background(reader, Path(video), background_dir)

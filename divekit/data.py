@@ -77,7 +77,7 @@ def load_clip(
     that moved, every frame is held still (:mod:`divekit.steady`).
     """
     camera = camera_path(video)
-    reader = VideoReader(video, framing=framing_for(video, tuple(frame_size)), shifts=camera)
+    reader = VideoReader(video, framing=framing_for(video, tuple(frame_size), camera), shifts=camera)
     if len(reader) < MIN_FRAMES:
         raise DivekitError(f"{video} has {len(reader)} frames; at least {MIN_FRAMES} are needed")
     background, origin = find_background(reader, video, background_dir)

@@ -486,7 +486,7 @@ ACTIVITY_SIDE = 96  # ... decoded this many pixels along their shorter side
 ACTIVITY_FLOOR = 25.0  # grey levels: water shimmer (up to some 16) does not count as moving
 
 
-def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
+def framing_for(path: Path | str, size: tuple[int, int], shifts: np.ndarray | None = None) -> Framing:
     """How to cut working frames of ``size`` (width, height) from the video at ``path`` without
     distorting them (:meth:`Framing.keep_aspect`), the window where the video moves most.
 
@@ -494,7 +494,9 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
     compared with their per-pixel median (the empty scene, as ``divekit background`` estimates it);
     the pixels that differ by more than the noise and :data:`ACTIVITY_FLOOR` are counted in each
     column, and the window holds the most of them (:func:`divekit.framing.busiest_window`). A diver
-    crosses a few metres of a landscape frame, the water's shimmer is everywhere alike.
+    crosses a few metres of a landscape frame, the water's shimmer is everywhere alike. From a camera
+    that moved, the frames are held still by its ``shifts`` (:func:`divekit.steady.camera_path`): a
+    swaying picture moves everywhere, and the window chosen on it let the diver out before entry.
     """
     from divekit.motion import colour_difference, foreground_threshold
 
@@ -504,7 +506,7 @@ def framing_for(path: Path | str, size: tuple[int, int]) -> Framing:
     if not centred.cuts:
         return centred
     k = ACTIVITY_SIDE / min(source)
-    small = VideoReader(path, size=(max(2, round(source[0] * k)), max(2, round(source[1] * k))))
+    small = VideoReader(path, size=(max(2, round(source[0] * k)), max(2, round(source[1] * k))), shifts=shifts)
     # decoded with PyAV, only these converted: decord held some 380 MB of 1080p frames for 32 small ones
     frames = small.read_region(small.sample_evenly(ACTIVITY_FRAMES))
     diff = colour_difference(frames, np.median(frames, axis=0).astype(np.uint8))

@@ -159,3 +159,23 @@ def test_the_background_of_a_hand_held_clip_is_the_scene_held_still(tmp_path, po
     assert mean_absolute_error(background[inner], expected[inner]) < 2.0
     blurred = np.median([moved_back(pool_scene, -s) for s in sway], axis=0).astype(np.uint8)
     assert mean_absolute_error(blurred[inner], expected[inner]) > 4.0  # what a still camera's median gives
+
+
+def test_a_swaying_landscape_clip_is_framed_where_the_diver_is(tmp_path):
+    from divekit.video import framing_for
+
+    # a wide pool scene with strong edges at its left (lane ropes, tiles), and a square that falls at
+    # its right; the camera sways by up to 7 px. Taken for still, the window went to the left edges.
+    scene = np.stack([texture(128, 384, seed=k) for k in range(3)], axis=-1).clip(0, 255).astype(np.uint8)
+    scene[:, :128] = np.where((np.arange(128) // 6) % 2, 40, 210)[None, :, None]
+    times = np.arange(48) / 24
+    sway = handheld_path(times, 4.0, np.random.default_rng(7))
+    video = tmp_path / "wide.mp4"
+    with VideoWriter(video, 384, 128, crf=12) as out:
+        for k, (shift, t) in enumerate(zip(sway, times, strict=True)):
+            frame = scene.copy()
+            frame[10 + 2 * k : 22 + 2 * k, 300:312] = 250
+            out.write(moved_back(frame, -shift), float(t))
+    framing = framing_for(video, (64, 128), camera_path(video))
+    x, _, w, _ = framing.window_in_source
+    assert x <= 300 and 312 <= x + w
