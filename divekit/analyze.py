@@ -46,7 +46,7 @@ from divekit.io import atomic_path, replace_dir, write_json_atomic
 from divekit.motion import silhouettes
 from divekit.pose import PoseModel, load_pose_model
 from divekit.skeleton import JOINTS, steady_size
-from divekit.steady import MEASURE_SIDE, camera_path, show_unseen_as
+from divekit.steady import MEASURE_SIDE, aligned_to, camera_path, show_unseen_as
 from divekit.video import VideoReader, framing_for
 
 DEFAULT_MODEL = "default_model.pt"
@@ -161,6 +161,12 @@ def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float 
     frames = reader.read_region(np.append(where.frames, where.reference), region)
     cut = dataclasses.replace(where, region=(0, x1 - x0, 0, y1 - y0))
     slack = steadying_slack(track, track.source_size)
+    if track.camera is not None and min(track.source_size) > MEASURE_SIDE:
+        # the path was measured coarser than these frames: each is aligned again with the empty board
+        # at the video's own size, and a pixel of slack is left for colour's half resolution (on 4
+        # swaying 1080p dives take-off was 2.0-2.4 frames early on 3 with the slack alone)
+        frames = aligned_to(frames[-1], frames)
+        slack = 1.0
     when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], cut, fit, slack)
     return when
 

@@ -1,9 +1,10 @@
 """A camera that moves: how far the scene shifts in each frame, so the frames can be held still.
 
 Everything divekit measures assumes the scene stays put: the diver is what differs from the empty
-pool, and the box centre's fall in pixels is the fall in metres. A phone held in the hand sways by
-a few pixels and more; with 1.7 px of sway, flight time came out up to 7.8 frames off and the apex
-43 cm, with 11 px no flight was found at all (``benchmarks/bench_shake.py``). The sway of a
+pool, and the centre's fall in pixels is the fall in metres. A phone held in the hand sways by a
+few pixels and more: on the benchmark's 25 clips made to sway by up to 4 px (the median clip), the
+flight time was within a frame on none, and by up to 25 px the flight was found on 2
+(``benchmarks/bench_shake.py``). The sway of a
 hand-held camera is mostly a shift of the whole picture, which phase correlation measures to a
 fraction of a pixel: the frames are then moved back by it (:class:`divekit.video.VideoReader`'s
 ``shifts``), and the analysis runs on a still scene. A camera that turns about its axis (roll) or
@@ -25,6 +26,7 @@ PEAK_BAND = 0.08  # cycles/px: the spectrum's weight falls as a Gaussian of this
 MOVING_GREY = 25.0  # grey levels: a pixel that differs more from the scene is something moving in it
 CHECK_SIDE = 128  # px: the shorter side the sampled frames are measured at, to see if the camera moves
 SAMPLE_FRAMES = 32  # frames spread evenly in time, looked at first to see if the camera moves at all
+REACH_PX = 16.0  # px at MEASURE_SIDE: no hand moves the picture further from one frame to the next
 
 
 def _edge_repeated(image: np.ndarray, start: int, stop: int, axis: int) -> np.ndarray:
@@ -63,7 +65,9 @@ class PhaseCorrelator:
         fx = np.fft.rfftfreq(self.shape[1])[None, :]
         self._smooth = np.exp(-(fx**2 + fy**2) / (2 * PEAK_BAND**2)).astype(np.float32)
 
-    def shift(self, image: np.ndarray, refine: bool = True) -> tuple[float, float]:
+    def shift(
+        self, image: np.ndarray, refine: bool = True, near: tuple[float, float] | None = None, reach: float = np.inf
+    ) -> tuple[float, float]:
         """(dx, dy): how far ``image``'s content has moved against the reference's.
 
         With ``refine`` (10 ms for 256x512 against 2.6 ms) it is measured again. The window weighs a
@@ -72,23 +76,32 @@ class PhaseCorrelator:
         own motion: by 0.4 px for a diver in a portrait clip, by 14 px for a square filling a
         fifth of a frame with little else in it. So the picture is moved back by the first measure,
         what then differs from the reference by more than :data:`MOVING_GREY` is taken from the
-        reference, and the residual shift of that is added to the first.
+        reference, and the residual shift of that is added to the first. With ``near``, the shift is
+        looked for within ``reach`` px of it only: a scene with a pattern that repeats across it (lane
+        lines) has peaks a period apart, and 7 frames of one clip locked 87-93 px off.
         """
-        first = self._once(image)
+        first = self._once(image, near, reach)
         if not refine:
             return first
         back = moved_back(image, first)
-        residual = self._once(np.where(np.abs(back - self._reference) > MOVING_GREY, self._reference, back))
+        masked = np.where(np.abs(back - self._reference) > MOVING_GREY, self._reference, back)
+        residual = self._once(masked, None if near is None else (0.0, 0.0), reach)
         return first[0] + residual[0], first[1] + residual[1]
 
-    def _once(self, image: np.ndarray) -> tuple[float, float]:
+    def _once(
+        self, image: np.ndarray, near: tuple[float, float] | None = None, reach: float = np.inf
+    ) -> tuple[float, float]:
         assert image.shape == self.shape, (image.shape, self.shape)
         spectrum = np.fft.rfft2((image - image.mean()) * self._window) * self._ref
         surface = np.fft.irfft2(self._smooth * spectrum / np.maximum(np.abs(spectrum), 1e-12), s=self.shape)
-        iy, ix = np.unravel_index(int(np.argmax(surface)), self.shape)
         h, w = self.shape
-        if surface[iy, ix] <= 0:  # nothing to correlate (a blank picture)
-            return 0.0, 0.0
+        if near is not None and np.isfinite(reach):  # cyclic distance of every shift from ``near``
+            dy = (np.arange(h)[:, None] - near[1] + h / 2) % h - h / 2
+            dx = (np.arange(w)[None, :] - near[0] + w / 2) % w - w / 2
+            surface = np.where(np.hypot(dx, dy) <= reach, surface, -np.inf)
+        iy, ix = np.unravel_index(int(np.argmax(surface)), self.shape)
+        if not surface[iy, ix] > 0:  # nothing to correlate (a blank picture)
+            return (0.0, 0.0) if near is None else near
         log = np.log(np.maximum(surface / surface[iy, ix], 1e-6))  # a Gaussian peak: a parabola in log
         dy = iy + _vertex(log[(iy - 1) % h, ix], 0.0, log[(iy + 1) % h, ix])
         dx = ix + _vertex(log[iy, (ix - 1) % w], 0.0, log[iy, (ix + 1) % w])
@@ -141,6 +154,14 @@ def moved_back(image: np.ndarray, shift: np.ndarray, region: tuple[int, int, int
     return np.clip(out + 0.5, 0, 255).astype(np.uint8) if image.dtype == np.uint8 else out
 
 
+def aligned_to(reference: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """``frames`` (N, H, W, 3) uint8 each moved back by its own shift against ``reference`` (H, W, 3):
+    frames already held still by a path measured at a coarser size, aligned again at their own on
+    the part that matters (the board under the feet)."""
+    corr = PhaseCorrelator(grey(reference))
+    return np.stack([moved_back(f, corr.shift(g)) for f, g in zip(frames, grey(frames), strict=True)])
+
+
 def show_unseen_as(background: np.ndarray, frames: np.ndarray, seen: list[tuple[int, int, int, int]]) -> None:
     """Where frames (N, H, W, 3) held still do not show the scene (beyond their ``seen`` regions
     (x0, x1, y0, y1), :meth:`divekit.video.VideoReader.seen_region`), put the empty scene
@@ -180,13 +201,19 @@ def camera_path(path) -> np.ndarray | None:
     measuring, per_px = reader_at(MEASURE_SIDE)
     if is_still(moved / per_px):
         return None
-    indices = measuring.sample_evenly(SAMPLE_FRAMES)
-    sample = measuring.read_region(indices)
+    sample = measuring.read_region(measuring.sample_evenly(SAMPLE_FRAMES))
     moved = moved / per_px
     moved -= np.median(moved, axis=0)
     reference = np.median([moved_back(f, d) for f, d in zip(sample, moved, strict=True)], axis=0).astype(np.uint8)
     corr = PhaseCorrelator(grey(reference))
-    shifts = np.concatenate([[corr.shift(g) for g in grey(frames)] for _, frames, _ in measuring.iter_batches(64)])
+    shifts, last = [], (0.0, 0.0)  # the reference is the samples' median scene: the path's middle
+    reach = REACH_PX + float(np.abs(moved).max())  # the first frame: anywhere the samples went, and more
+    for _, frames, _ in measuring.iter_batches(64):
+        for g in grey(frames):
+            last = corr.shift(g, near=last, reach=reach)
+            shifts.append(last)
+            reach = REACH_PX
+    shifts = np.array(shifts, dtype=np.float64)
     # measured at CHECK_SIDE, one still clip of 155 rendered ones seemed to move (0.1-1.6 px); every
     # frame at MEASURE_SIDE said still (median 0.31 px)
     return None if is_still(shifts) else shifts * per_px

@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from divekit.errors import DivekitError
 from divekit.motion import colour_difference
-from divekit.steady import PhaseCorrelator, camera_path, is_still, moved_back, scene_shifts
+from divekit.steady import PhaseCorrelator, aligned_to, camera_path, is_still, moved_back, scene_shifts
 from divekit.synth import handheld_path
 from divekit.video import VideoReader, VideoWriter
 
@@ -31,6 +31,24 @@ def test_a_fraction_of_a_pixel_is_found_to_a_twentieth(shift):
     scene = texture()
     moved = ndimage.shift(scene, (shift[1], shift[0]), order=3, mode="nearest")
     assert PhaseCorrelator(scene).shift(moved) == pytest.approx(shift, abs=0.05)
+
+
+def test_near_keeps_a_repeating_pattern_to_the_period_it_was_in():
+    # lane lines every 20 px: the content moved 3 px looks as if it had moved -17 px too
+    stripes = np.tile(np.where(np.arange(160) % 20 < 4, 200.0, 60.0), (96, 1)) + texture() * 0.05
+    moved = np.roll(stripes, 3, axis=1)
+    corr = PhaseCorrelator(stripes)
+    assert corr.shift(moved, near=(0.0, 0.0), reach=6.0)[0] == pytest.approx(3.0, abs=0.1)
+    assert corr.shift(moved, near=(-16.0, 0.0), reach=6.0)[0] == pytest.approx(-17.0, abs=0.5)
+
+
+def test_frames_are_aligned_again_with_a_reference():
+    scene = np.repeat(texture()[..., None], 3, axis=2).clip(0, 255).astype(np.uint8)
+    off = np.stack([moved_back(scene, d) for d in [(2.6, -1.4), (-3.3, 1.8), (0.0, 0.0)]])
+    back = aligned_to(scene, off)
+    inner = (slice(None), slice(6, -6), slice(6, -6))
+    assert np.abs(back.astype(int) - scene[None].astype(int))[inner].mean() < 1.0
+    assert np.abs(off.astype(int) - scene[None].astype(int))[inner].mean() > 3.0
 
 
 def test_moved_back_is_bilinear_and_repeats_the_edge():
