@@ -153,20 +153,22 @@ def feet_takeoff_on_video(video: Path, track: Track, fit: FreeFallFit) -> float 
     start, read again from ``video`` at its own size and cut to the region around the feet as each
     is decoded (:meth:`VideoReader.read_region`: memory stays flat at 4K)."""
     where = takeoff_frames(track.times, track.boxes, fit, track.source_size)
+    if where is None:
+        return None
     reader = VideoReader(video, shifts=track.camera)
-    region = None if where is None else within(where.region, reader.seen_region())
+    region = within(where.region, reader.seen_region())
     if region is None:
         return None
     x0, x1, y0, y1 = region
     frames = reader.read_region(np.append(where.frames, where.reference), region)
     cut = dataclasses.replace(where, region=(0, x1 - x0, 0, y1 - y0))
-    slack = steadying_slack(track, track.source_size)
     if track.camera is not None and min(track.source_size) > MEASURE_SIDE:
         # the path was measured coarser than these frames: each is aligned again with the empty board
         # at the video's own size, and a pixel of slack is left for colour's half resolution (on 4
         # swaying 1080p dives take-off was 2.0-2.4 frames early on 3 with the slack alone)
-        frames = aligned_to(frames[-1], frames)
-        slack = 1.0
+        frames, slack = aligned_to(frames[-1], frames), 1.0
+    else:
+        slack = steadying_slack(track, track.source_size)
     when, _ = feet_takeoff(frames[:-1], frames[-1], track.times[where.frames], cut, fit, slack)
     return when
 
@@ -201,8 +203,10 @@ def splash_entry_on_video(video: Path, track: Track, provisional: float) -> floa
     provisional entry, read again in the working frame and cut to the region around the diver
     there (some 40 frames at 60 fps, :meth:`VideoReader.read_region`: memory stays flat)."""
     where = entry_frames(track.times, track.framing.boxes_from_source(track.boxes), provisional, track.framing.size)
+    if where is None:
+        return None
     reader = VideoReader(video, framing=track.framing, shifts=track.camera)
-    region = None if where is None else within(where.region, reader.seen_region())
+    region = within(where.region, reader.seen_region())
     if region is None:
         return None
     x0, x1, y0, y1 = region

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from divekit.calibration.freefall import FreeFallFit, robust_free_fall
+from divekit.steady import moved_back
 
 G = 9.81
 
@@ -47,8 +48,6 @@ def colour_difference(images: np.ndarray, reference: np.ndarray, slack_px: float
     """
     if slack_px <= 0:
         return np.abs(images.astype(np.int16) - reference.astype(np.int16)).max(axis=-1)
-    from divekit.steady import moved_back
-
     steps = (-slack_px, 0.0, slack_px)
     around = np.stack([moved_back(reference, (dx, dy)) for dx in steps for dy in steps]).astype(np.int16)
     image = images.astype(np.int16)

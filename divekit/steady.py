@@ -189,18 +189,20 @@ def camera_path(path) -> np.ndarray | None:
     probe = VideoReader(path).info
     source = np.array([probe.source_width, probe.source_height], dtype=np.float64)
 
-    def reader_at(side: int) -> tuple[VideoReader, np.ndarray]:
-        """A reader of the video with ``side`` px on its shorter side (at most its own), and its source
-        pixels per pixel (x, y)."""
+    def size_at(side: int) -> tuple[tuple[int, int], np.ndarray]:
+        """(width, height) with ``side`` px on the shorter side (at most the video's own), and the
+        video's pixels per pixel there (x, y)."""
         size = tuple(int(max(2, round(v * min(1.0, side / source.min())))) for v in source)
-        return VideoReader(path, size=size), source / np.array(size, dtype=np.float64)
+        return size, source / np.array(size, dtype=np.float64)  # type: ignore[return-value]
 
-    check, per_px = reader_at(CHECK_SIDE)
+    size, per_px = size_at(CHECK_SIDE)
+    check = VideoReader(path, size=size)
     sample = check.read_region(check.sample_evenly(SAMPLE_FRAMES))
     moved = scene_shifts(sample, np.median(sample, axis=0).astype(np.uint8)) * per_px
-    measuring, per_px = reader_at(MEASURE_SIDE)
+    size, per_px = size_at(MEASURE_SIDE)
     if is_still(moved / per_px):
         return None
+    measuring = VideoReader(path, size=size)
     sample = measuring.read_region(measuring.sample_evenly(SAMPLE_FRAMES))
     moved = moved / per_px
     moved -= np.median(moved, axis=0)
